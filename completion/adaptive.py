@@ -1,0 +1,113 @@
+"""How many tokens to draft, from what speculation costs and earns on this hardware.
+
+Owns the online cost model: measured milliseconds of a one-token target step, of batched
+verification by batch size, and of a draft-model token, plus each drafter's acceptance rate.
+From them it picks, per step, plain decoding or a drafter and a draft length that maximise
+expected tokens per millisecond, so speculation switches itself off where it does not pay
+(a small CPU) and drafts longer where verification is nearly free (a GPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALPHA = 0.15  # EMA weight of a new measurement
+
+
+def _ema(old: float | None, new: float) -> float:
+    return new if old is None else old + ALPHA * (new - old)
+
+
+@dataclass(slots=True)
+class Acceptance:
+    """Per-token acceptance probability p under the geometric model: a verification of k
+    drafts that accepts a of them observed a successes and (a < k) one failure."""
+
+    successes: float = 4.0  # a mild prior: p = 0.8
+    failures: float = 1.0
+
+    def observe(self, drafted: int, accepted: int) -> None:
+        decay = 0.97  # forget slowly: acceptance depends on the text being written
+        self.successes = self.successes * decay + accepted
+        self.failures = self.failures * decay + (1 if accepted < drafted else 0)
+
+    @property
+    def p(self) -> float:
+        return self.successes / (self.successes + self.failures)
+
+
+def expected_tokens(p: float, k: int) -> float:
+    """Tokens one verification of k drafts yields: accepted drafts plus the target's own."""
+    if k <= 0:
+        return 1.0
+    if p >= 1.0:
+        return k + 1.0
+    return (1 - p ** (k + 1)) / (1 - p)
+
+
+@dataclass(slots=True)
+class CostModel:
+    target_step_ms: float | None = None
+    draft_step_ms: float | None = None
+    draft_prompt_ms: float = 3.0  # per prompt token the draft model must catch up on
+    verify_ms: dict[int, float] = field(default_factory=dict)  # batch size -> ms
+    model: Acceptance = field(default_factory=Acceptance)
+    ngram: Acceptance = field(default_factory=lambda: Acceptance(3.0, 1.0))
+
+    def observe_target(self, n: int, ms: float) -> None:
+        if n == 1:
+            self.target_step_ms = _ema(self.target_step_ms, ms)
+        self.verify_ms[n] = _ema(self.verify_ms.get(n), ms)
+
+    def observe_draft(self, ms_per_token: float) -> None:
+        self.draft_step_ms = _ema(self.draft_step_ms, ms_per_token)
+
+    def observe_draft_prompt(self, ms_per_token: float) -> None:
+        self.draft_prompt_ms = _ema(self.draft_prompt_ms, ms_per_token)
+
+    def verify_cost(self, n: int) -> float:
+        """Measured cost of verifying n tokens, interpolated where not measured yet. Before any
+        measurement, assume batching is nearly free (as on a GPU) so speculation is tried."""
+        t1 = self.target_step_ms or 1.0
+        if n in self.verify_ms:
+            return self.verify_ms[n]
+        known = sorted(self.verify_ms.items())
+        lower = [(m, t) for m, t in known if m < n]
+        upper = [(m, t) for m, t in known if m > n]
+        if lower and upper:
+            (m0, t0), (m1, t1_) = lower[-1], upper[0]
+            return t0 + (t1_ - t0) * (n - m0) / (m1 - m0)
+        if lower:
+            m0, t0 = lower[-1]
+            per = (t0 - t1) / (m0 - 1) if m0 > 1 else 0.05 * t1
+            return t0 + max(per, 0.0) * (n - m0)
+        return t1 * (1 + 0.05 * (n - 1))
+
+    def rate(self, p: float, k: int, draft_ms: float) -> float:
+        """Expected tokens per ms of drafting k tokens at draft_ms each and verifying them."""
+        if k <= 0:
+            return 1.0 / (self.target_step_ms or 1.0)
+        return expected_tokens(p, k) / (k * draft_ms + self.verify_cost(k + 1))
+
+    def best_model_draft(self, k_max: int) -> int:
+        """Draft length for the draft model (0 = decode plainly)."""
+        if self.target_step_ms is None:
+            return min(4, k_max)  # explore until the first measurements arrive
+        d = self.draft_step_ms if self.draft_step_ms is not None else 0.3 * self.target_step_ms
+        best_k, best = 0, self.rate(self.model.p, 0, d)
+        for k in range(1, k_max + 1):
+            r = self.rate(self.model.p, k, d)
+            if r > best * 1.02:  # demand a margin: noise must not switch speculation on
+                best_k, best = k, r
+        return best_k
+
+    def ngram_pays(self, k: int) -> int:
+        """How many of k n-gram proposals to verify (0 = not worth a batch)."""
+        if self.target_step_ms is None:
+            return k
+        best_n, best = 0, self.rate(self.ngram.p, 0, 0.0)
+        for n in range(1, k + 1):
+            r = self.rate(self.ngram.p, n, 0.0)
+            if r > best:
+                best_n, best = n, r
+        return best_n

@@ -1,0 +1,105 @@
+"""Building a completion backend from settings.
+
+Owns model loading (resolving names to files, loading target and draft, creating the engine)
+with progress reports, and the fake backend that protocol tests and editor-plugin tests use
+(selected with AIRGAP_LSP_FAKE_BACKEND=1) so they run without any model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from completion.completer import Cancelled, Completer, CompletionRequest, Suggestion, line_around
+from completion.engine import Engine
+from completion.models import ModelError, resolve
+from completion.runtime import Model, RuntimeError_
+from completion.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Report = Callable[[str, int], None]  # message, percentage
+
+
+class BackendError(Exception):
+    """The configured models cannot be used; the message is meant for the user."""
+
+
+@dataclass
+class Loaded:
+    backend: Completer | FakeBackend
+    load_seconds: float
+    warnings: list[str]
+
+
+def fake_requested() -> bool:
+    return os.environ.get("AIRGAP_LSP_FAKE_BACKEND", "") not in ("", "0")
+
+
+def load_backend(settings: Settings, report: Report | None = None) -> Loaded:
+    """Load the configured models (slow: seconds) and return a ready backend."""
+    say = report or (lambda _m, _p: None)
+    t0 = time.monotonic()
+    if fake_requested():
+        say("fake backend", 100)
+        return Loaded(FakeBackend(), 0.0, [])
+    m = settings.models
+    warnings: list[str] = []
+    try:
+        target_path = resolve(m.target)
+        say(f"loading {target_path.name}", 10)
+        target = Model(target_path, gpu_layers=m.gpu_layers)
+    except (ModelError, RuntimeError_) as exc:
+        raise BackendError(str(exc)) from exc
+    draft = None
+    if m.draft:
+        try:
+            draft_path = resolve(m.draft)
+            say(f"loading draft {draft_path.name}", 60)
+            draft = Model(draft_path, gpu_layers=m.gpu_layers)
+        except (ModelError, RuntimeError_) as exc:
+            warnings.append(f"draft model unavailable, decoding without it: {exc}")
+            log.warning(warnings[-1])
+    say("creating contexts", 85)
+    try:
+        engine = Engine(
+            target,
+            draft,
+            n_ctx=m.context_size,
+            n_seq=max(1, m.cached_documents),
+            threads=m.threads,
+        )
+    except RuntimeError_ as exc:
+        raise BackendError(str(exc)) from exc
+    if engine.draft_warning:
+        warnings.append(engine.draft_warning)
+    say("ready", 100)
+    return Loaded(Completer(engine, settings.completion), time.monotonic() - t0, warnings)
+
+
+class FakeBackend:
+    """A deterministic stand-in: completes a blank line in a body with `return None`-like text
+    and anything else with a short canned tail; never loads a model."""
+
+    description = "fake backend (AIRGAP_LSP_FAKE_BACKEND)"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None:
+        self.calls += 1
+        delay = float(os.environ.get("AIRGAP_LSP_FAKE_DELAY_MS", "0")) / 1000
+        end = time.monotonic() + delay
+        while time.monotonic() < end:
+            if cancelled():
+                return None
+            time.sleep(0.005)
+        line_prefix, _ = line_around(request.text, request.offset)
+        if line_prefix.strip():
+            text = " # airgap"
+        else:
+            text = "return 42  # airgap\n" + line_prefix + "# end"
+        return Suggestion(text=text, multiline="\n" in text, stop_reason="fake", total_ms=delay)

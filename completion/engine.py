@@ -1,0 +1,363 @@
+"""The decode loop: greedy generation by the target model, sped up by verified drafts.
+
+Owns one generation from a prompt: bringing the target (and draft) sequences to the prompt
+with prefix reuse, then stepping: each step drafts tokens (draft model, n-gram lookup or
+none, chosen by the cost model), verifies them in one batch of the target, keeps the drafts the
+target itself would have produced and rolls back the rest. The output is the target's own
+greedy output; `verify_one_by_one` evaluates the verification batch one token per decode, the
+same kernels as plain decoding, which makes the output bit-exact with plain greedy decoding.
+Cancellation and time budgets are checked between steps and inside llama.cpp's computation.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from completion.adaptive import CostModel
+from completion.drafting import NgramDrafter, check_draft_vocab
+from completion.runtime import Aborted, Context, Model
+from completion.sequences import SequenceCache, Slot, common_prefix
+
+log = logging.getLogger(__name__)
+
+StopRule = Callable[[str], int | None]  # decoded text so far -> where it must end, or None
+Cancelled = Callable[[], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    max_tokens: int = 128
+    max_prompt_ms: float | None = None
+    max_predict_ms: float | None = None
+    drafting: str = "auto"  # auto | model | ngram | none
+    draft_max: int = 8
+    verify_one_by_one: bool = False  # debug switch: bit-exact verification
+    track_margins: bool = False
+    near_tie_margin: float = 0.1  # logits; a top-2 gap below this is a near-tie
+    ngram_sources: tuple[tuple[int, ...], ...] = ()
+    extra_stop_tokens: frozenset[int] = frozenset()
+    expected_tokens: int = 32  # how long the caller expects the output (for draft catch-up)
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    prompt_ms: float = 0.0
+    predict_ms: float = 0.0
+    generated: int = 0
+    steps: int = 0  # target verification batches (plain steps included)
+    drafted_model: int = 0
+    accepted_model: int = 0
+    drafted_ngram: int = 0
+    accepted_ngram: int = 0
+    draft_prompt_tokens: int = 0
+    near_ties: list[tuple[int, float]] = field(default_factory=list)  # (token index, margin)
+    min_margin: float | None = None
+
+    @property
+    def tokens_per_step(self) -> float:
+        return self.generated / self.steps if self.steps else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.generated / (self.predict_ms / 1000) if self.predict_ms > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeResult:
+    tokens: list[int]
+    text: str
+    stop_reason: str  # eog | stop | max_tokens | cancelled | budget | prompt_budget
+    stats: DecodeStats
+
+
+class Engine:
+    """Target model plus optional draft model, each with a context of several cached slots."""
+
+    def __init__(
+        self,
+        target: Model,
+        draft: Model | None = None,
+        n_ctx: int = 8192,
+        n_seq: int = 4,
+        threads: int = 0,
+        draft_max: int = 8,
+    ) -> None:
+        self.target = target
+        rs = draft_max + 1 if target.is_recurrent else 0
+        self.tctx = Context(target, n_ctx=n_ctx, n_seq=n_seq, threads=threads, n_rs_seq=rs)
+        self.tcache = SequenceCache(self.tctx, recurrent=target.is_recurrent)
+        self.draft: Model | None = None
+        self.dcache: SequenceCache | None = None
+        self.draft_warning = ""
+        if draft is not None:
+            check = check_draft_vocab(target.vocab_fingerprint(), draft.vocab_fingerprint())
+            if check.compatible:
+                self.draft = draft
+                # One extra sequence is scratch space for drafting from recurrent models.
+                dctx = Context(draft, n_ctx=n_ctx, n_seq=n_seq + 1, threads=threads)
+                self.dcache = SequenceCache(dctx, recurrent=draft.is_recurrent)
+                self.dcache.slots = self.dcache.slots[:n_seq]
+                self._draft_scratch = n_seq
+            else:
+                self.draft_warning = (
+                    f"draft model {draft.path.name} cannot draft for {target.path.name}: "
+                    f"{check.reason}; decoding without it"
+                )
+                log.warning(self.draft_warning)
+        self.draft_max = draft_max
+        self.costs = CostModel()
+        self._ngram = NgramDrafter()
+
+    # -- public -----------------------------------------------------------------------------
+
+    def generate(
+        self,
+        key: str,
+        prompt: Sequence[int],
+        options: DecodeOptions,
+        stop: StopRule | None = None,
+        cancelled: Cancelled | None = None,
+    ) -> DecodeResult:
+        stats = DecodeStats(prompt_tokens=len(prompt))
+        is_cancelled = cancelled or (lambda: False)
+        t0 = time.monotonic()
+        prompt_deadline = t0 + options.max_prompt_ms / 1000 if options.max_prompt_ms else None
+
+        def prompt_abort() -> bool:
+            return is_cancelled() or (
+                prompt_deadline is not None and time.monotonic() > prompt_deadline
+            )
+
+        try:
+            prepared = self.tcache.prepare(key, prompt, abort=prompt_abort)
+        except Aborted:
+            reason = "cancelled" if is_cancelled() else "prompt_budget"
+            stats.prompt_ms = (time.monotonic() - t0) * 1000
+            return DecodeResult([], "", reason, stats)
+        stats.reused_tokens = prepared.reused
+        t1 = time.monotonic()
+        stats.prompt_ms = (t1 - t0) * 1000
+        loop = _Loop(self, prepared.slot, list(prompt), options, stop, is_cancelled, stats)
+        result = loop.run(t1)
+        stats.predict_ms = (time.monotonic() - t1) * 1000
+        return result
+
+    def reset(self) -> None:
+        self.tcache.clear()
+        if self.dcache:
+            self.dcache.clear()
+
+    def is_stop_token(self, token: int, options: DecodeOptions) -> bool:
+        return self.target.is_eog(token) or token in options.extra_stop_tokens
+
+
+def _argmax(row: np.ndarray) -> int:
+    return int(np.argmax(row))
+
+
+def _margin(row: np.ndarray) -> float:
+    top2 = np.partition(row, -2)[-2:]
+    return float(abs(top2[1] - top2[0]))
+
+
+class _Loop:
+    """One generation's state; exists only for the duration of `Engine.generate`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        slot: Slot,
+        prompt: list[int],
+        options: DecodeOptions,
+        stop: StopRule | None,
+        cancelled: Cancelled,
+        stats: DecodeStats,
+    ) -> None:
+        self.e = engine
+        self.slot = slot
+        self.prompt = prompt
+        self.o = options
+        self.stop = stop
+        self.cancelled = cancelled
+        self.stats = stats
+        self.out: list[int] = []
+        self.history = list(prompt)  # prompt + out; the ngram drafter indexes it live
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.text = ""
+        self.cut: int | None = None
+        use_ngram = options.drafting in ("auto", "ngram", "combined")
+        use_model = options.drafting in ("auto", "model", "combined") and engine.dcache
+        self.use_ngram = use_ngram
+        self.use_model = bool(use_model)
+        if use_ngram:
+            engine._ngram.reset([*options.ngram_sources], live=self.history)
+            self.ngram = engine._ngram
+        self.dslot: Slot | None = None
+
+    # Appends one token; returns a stop reason or None.
+    def _push(self, token: int) -> str | None:
+        if self.e.is_stop_token(token, self.o):
+            return "eog"
+        self.out.append(token)
+        self.history.append(token)
+        if self.use_ngram:
+            self.ngram.extended()
+        self.stats.generated += 1
+        self.text += self.decoder.decode(self.e.target.piece(token))
+        if self.stop is not None:
+            cut = self.stop(self.text)
+            if cut is not None:
+                self.cut = cut
+                return "stop"
+        if len(self.out) >= self.o.max_tokens:
+            return "max_tokens"
+        return None
+
+    def _record_margin(self, row: np.ndarray) -> None:
+        if not self.o.track_margins:
+            return
+        m = _margin(row)
+        idx = len(self.out)
+        if self.stats.min_margin is None or m < self.stats.min_margin:
+            self.stats.min_margin = m
+        if m < self.o.near_tie_margin:
+            self.stats.near_ties.append((idx, m))
+
+    def run(self, t_start: float) -> DecodeResult:
+        deadline = t_start + self.o.max_predict_ms / 1000 if self.o.max_predict_ms else None
+        ctx = self.e.tctx
+        row = ctx.logits(-1)
+        self._record_margin(row)
+        reason = self._push(_argmax(row))
+        while reason is None:
+            if self.cancelled():
+                reason = "cancelled"
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                reason = "budget"
+                break
+            reason = self._step()
+        text = self.text if self.cut is None else self.text[: self.cut]
+        return DecodeResult(list(self.out), text, reason, self.stats)
+
+    def _drafts(self) -> tuple[str, list[int]]:
+        room = self.o.max_tokens - len(self.out)
+        k_max = min(self.e.draft_max, room)
+        if k_max <= 0:
+            return "none", []
+        costs = self.e.costs
+        if self.use_ngram:
+            proposal = self.ngram.propose(self.history, k_max)
+            n = len(proposal) if self.o.verify_one_by_one else costs.ngram_pays(len(proposal))
+            if n > 0:
+                return "ngram", proposal[:n]
+        if self.use_model:
+            k = k_max if self.o.verify_one_by_one else costs.best_model_draft(k_max)
+            if self.o.drafting == "model" and k == 0:
+                k = min(k_max, 2)
+            if k > 0 and self._draft_catchup_pays():
+                return "model", self._model_drafts(k)
+        return "none", []
+
+    def _draft_catchup_pays(self) -> bool:
+        """Whether bringing the draft model up to date with the prompt costs less than
+        speculation is expected to save on the rest of this output."""
+        if self.o.drafting == "model" or self.o.verify_one_by_one or self.dslot is not None:
+            return True
+        assert self.e.dcache is not None
+        have = max(common_prefix(s.tokens, self.history) for s in self.e.dcache.slots)
+        behind = len(self.history) - have
+        costs = self.e.costs
+        t1 = costs.target_step_ms or 80.0
+        d = costs.draft_step_ms or 0.3 * t1
+        k = max(costs.best_model_draft(self.e.draft_max), 1)
+        ms_per_token = 1.0 / costs.rate(costs.model.p, k, d)
+        remaining = max(self.o.expected_tokens - len(self.out), 1)
+        return behind * costs.draft_prompt_ms < remaining * (t1 - ms_per_token)
+
+    def _model_drafts(self, k: int) -> list[int]:
+        """k greedy tokens of the draft model continuing the history."""
+        cache = self.e.dcache
+        assert cache is not None
+        if self.dslot is None:
+            t0 = time.monotonic()
+            prepared = cache.prepare(self.slot.key or "", self.history, abort=self.cancelled)
+            self.dslot = prepared.slot
+            self.stats.draft_prompt_tokens += prepared.evaluated
+            if prepared.evaluated >= 16:
+                ms = (time.monotonic() - t0) * 1000 / prepared.evaluated
+                self.e.costs.observe_draft_prompt(ms)
+        else:
+            keep = cache.truncate(self.dslot, common_prefix(self.dslot.tokens, self.history))
+            if keep == len(self.history):  # everything is there already: re-evaluate the last
+                keep = cache.truncate(self.dslot, keep - 1)
+            cache.extend(self.dslot, self.history[keep:], abort=self.cancelled)
+        dctx = cache.ctx
+        t0 = time.monotonic()
+        drafts = [_argmax(dctx.logits(-1))]
+        while len(drafts) < k:
+            cache.extend(self.dslot, [drafts[-1]], abort=self.cancelled)
+            drafts.append(_argmax(dctx.logits(-1)))
+        if k > 1:
+            self.e.costs.observe_draft((time.monotonic() - t0) * 1000 / (k - 1))
+        self.stats.drafted_model += len(drafts)
+        return drafts
+
+    def _step(self) -> str | None:
+        kind, drafts = self._drafts()
+        if self.cancelled():
+            return "cancelled"
+        cur = self.out[-1]
+        batch = [cur, *drafts]
+        ctx = self.e.tctx
+        cache = self.e.tcache
+        t0 = time.monotonic()
+        preds: list[int] = []
+        rows: list[np.ndarray] = []
+        if self.o.verify_one_by_one:
+            for tok in batch:
+                cache.extend(self.slot, [tok], abort=self.cancelled)
+                row = ctx.logits(-1)
+                preds.append(_argmax(row))
+                if self.o.track_margins:
+                    rows.append(row.copy())
+        else:
+            cache.extend(self.slot, batch, abort=self.cancelled, logits="all")
+            for i in range(len(batch)):
+                row = ctx.logits(i)
+                preds.append(_argmax(row))
+                if self.o.track_margins:
+                    rows.append(row.copy())
+        ms = (time.monotonic() - t0) * 1000
+        if not self.o.verify_one_by_one:
+            self.e.costs.observe_target(len(batch), ms)
+        self.stats.steps += 1
+        accepted = 0
+        while accepted < len(drafts) and preds[accepted] == drafts[accepted]:
+            accepted += 1
+        if kind == "model":
+            self.stats.accepted_model += accepted
+            self.e.costs.model.observe(len(drafts), accepted)
+        elif kind == "ngram":
+            self.stats.drafted_ngram += len(drafts)
+            self.stats.accepted_ngram += accepted
+            self.e.costs.ngram.observe(len(drafts), accepted)
+        cache.rollback(self.slot, len(drafts) - accepted)
+        new = [*drafts[:accepted], preds[accepted]]
+        for i, tok in enumerate(new):
+            if rows:
+                self._record_margin(rows[i])
+            reason = self._push(tok)
+            if reason is not None:
+                return reason
+        return None
+
+

@@ -1,0 +1,107 @@
+"""Turning raw model output into a suggestion an editor can show.
+
+Owns the decision single-line vs multi-line from the cursor position, the streaming stop rule
+applied while tokens arrive (end of line, end of block, line budget), and the final clean-up:
+text that repeats the suffix is dropped and a whitespace-only suggestion is never returned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+OPENERS = (":", "{", "(", "[", "=>", "->")
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How long a suggestion may be, decided before generation."""
+
+    multiline: bool
+    indent: str  # indentation of the line the cursor is on (before the cursor)
+    max_lines: int = 24
+
+
+def decide_shape(line_prefix: str, line_suffix: str, max_lines: int = 24) -> Shape:
+    """Multi-line when the cursor sits on an empty line or right after a block opener with
+    nothing after it; single-line when typing inside a line or with text after the cursor."""
+    indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip())]
+    before = line_prefix.rstrip()
+    after = line_suffix.strip()
+    if after and not re.fullmatch(r"[\)\]\}\"'`,;]*", after):
+        return Shape(False, indent, 1)
+    if not before or before.endswith(OPENERS):
+        return Shape(True, indent, max_lines)
+    return Shape(False, indent, 1)
+
+
+def _indent_width(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+
+
+def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
+    """Where a growing suggestion must end, or None to keep generating.
+
+    Single-line: at the first newline after some content. Multi-line: at the first non-empty
+    line indented less than the block the cursor opened or sits in (the block ended), or after
+    max_lines lines.
+    """
+    if not shape.multiline:
+        nl = text.find("\n")
+        if nl < 0:
+            return None
+        if text[:nl].strip() or line_prefix.strip():
+            return nl
+        # The cursor was at the end of a line with nothing typed: skip to the next line's content.
+        nl2 = text.find("\n", nl + 1)
+        return nl2 if nl2 >= 0 else None
+    lines = text.split("\n")
+    # The first line continues the cursor's line; its indentation is the cursor's.
+    base = _indent_width(shape.indent) if line_prefix.strip() == "" else None
+    if base is None:
+        base = _indent_width(shape.indent) + 1  # after an opener, the body is indented deeper
+    complete = lines[:-1]  # the last line may still be growing
+    offset = 0
+    for i, line in enumerate(complete):
+        if i > 0 and line.strip() and _indent_width(line) < base:
+            return max(offset - 1, 0)
+        if i + 1 >= shape.max_lines:
+            return offset + len(line)
+        offset += len(line) + 1
+    return None
+
+
+def trim_suffix_overlap(completion: str, suffix: str) -> str:
+    """Drop the tail of a completion that repeats what follows the cursor."""
+    if not completion or not suffix:
+        return completion
+    stripped = suffix.split("\n", 1)[0].strip()
+    tail = completion.rstrip()
+    # e.g. completion `foo(a, b))` before the suffix `)`: the suffix's copy stays.
+    for k in range(min(len(stripped), len(tail)), 0, -1):
+        if tail.endswith(stripped[:k]):
+            return tail[: len(tail) - k]
+    suffix_lines = [ln for ln in suffix.split("\n") if ln.strip()]
+    comp_lines = completion.split("\n")
+    if suffix_lines and len(comp_lines) > 1:
+        # Cut at the first completion line that equals the next non-empty suffix line.
+        first = suffix_lines[0].strip()
+        for i, line in enumerate(comp_lines[1:], 1):
+            if line.strip() == first:
+                return "\n".join(comp_lines[:i]).rstrip("\n")
+    return completion
+
+
+def finalize(completion: str, suffix: str, shape: Shape) -> str | None:
+    """The suggestion to show, or None when nothing useful remains."""
+    text = completion.rstrip() if shape.multiline else completion.rstrip("\n").rstrip()
+    text = trim_suffix_overlap(text, suffix)
+    if not text.strip():
+        return None
+    return text
+
+
+def strip_code_fence(text: str) -> str:
+    """The body of the first fenced code block, for replies from chat-template prompts."""
+    m = re.search(r"```[^\n`]*\n(.*?)(?:```|$)", text, re.S)
+    return m.group(1) if m else text

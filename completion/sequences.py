@@ -1,0 +1,189 @@
+"""Which tokens each llama.cpp sequence holds, and how to bring a sequence to a new prompt.
+
+Owns prompt-prefix reuse across requests: every sequence (slot) of a context remembers the
+tokens in its memory; a new prompt goes to the slot sharing its longest prefix (or its own
+document's slot, a free one, or the least recently used one), only the differing tail is
+evaluated, and other documents' slots survive until memory runs out. For recurrent and hybrid
+models, whose state cannot be cut back to an arbitrary position, state checkpoints taken while
+evaluating a prompt are restored instead, or the sequence is rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from completion.runtime import AbortCheck, Context, RuntimeError_
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_EVERY = 256
+MAX_CHECKPOINTS = 4
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+@dataclass(slots=True)
+class Slot:
+    seq: int
+    tokens: list[int] = field(default_factory=list)
+    key: str | None = None
+    last_used: float = 0.0
+    # Recurrent models: (position, state bytes) taken at prompt positions.
+    checkpoints: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    slot: Slot
+    reused: int  # prompt tokens already in memory
+    evaluated: int  # prompt tokens evaluated now
+
+
+class SequenceCache:
+    """Slots of one context; `prepare` leaves a slot holding exactly the prompt, with the last
+    prompt token's logits ready."""
+
+    def __init__(self, ctx: Context, recurrent: bool = False) -> None:
+        self.ctx = ctx
+        self.recurrent = recurrent
+        self.slots = [Slot(i) for i in range(ctx.n_seq)]
+
+    def _choose(self, key: str, prompt: Sequence[int]) -> Slot:
+        best = max(self.slots, key=lambda s: (common_prefix(s.tokens, prompt), s.key == key))
+        if common_prefix(best.tokens, prompt) * 2 >= len(prompt) and best.tokens:
+            return best
+        own = next((s for s in self.slots if s.key == key), None)
+        if own is not None:
+            return own
+        free = next((s for s in self.slots if not s.tokens), None)
+        if free is not None:
+            return free
+        return min(self.slots, key=lambda s: s.last_used)
+
+    def prepare(self, key: str, prompt: Sequence[int], abort: AbortCheck | None = None) -> Prepared:
+        if not prompt:
+            raise ValueError("empty prompt")
+        slot = self._choose(key, prompt)
+        keep = min(common_prefix(slot.tokens, prompt), len(prompt) - 1)
+        keep = self.truncate(slot, keep)
+        slot.key = key
+        slot.last_used = time.monotonic()
+        self._evaluate(slot, prompt[keep:], abort, checkpoint=self.recurrent)
+        return Prepared(slot, reused=keep, evaluated=len(prompt) - keep)
+
+    def truncate(self, slot: Slot, n: int) -> int:
+        """Cut a slot's memory back to its first n tokens; returns how many it really keeps."""
+        if n >= len(slot.tokens):
+            return len(slot.tokens)
+        # Recurrent snapshots only describe the last batch, so a cut elsewhere is not trusted to
+        # seq_rm; recurrent models restore a checkpoint instead.
+        if not self.recurrent and self.ctx.seq_rm(slot.seq, n, -1):
+            del slot.tokens[n:]
+            slot.checkpoints = [c for c in slot.checkpoints if c[0] <= n]
+            return n
+        # Recurrent state: restore the latest checkpoint at or before n, else start over.
+        usable = [c for c in slot.checkpoints if c[0] <= n]
+        self.ctx.seq_rm(slot.seq, -1, -1)
+        if usable:
+            pos, state = usable[-1]
+            self.ctx.set_seq_state(slot.seq, state)
+            slot.checkpoints = usable
+            del slot.tokens[pos:]
+            return pos
+        slot.tokens.clear()
+        slot.checkpoints.clear()
+        return 0
+
+    def extend(
+        self,
+        slot: Slot,
+        tokens: Sequence[int],
+        abort: AbortCheck | None = None,
+        logits: str = "last",
+    ) -> None:
+        """Evaluate tokens at the end of a slot (generation and verification use this)."""
+        self._evaluate(slot, tokens, abort, logits=logits)
+
+    def _evaluate(
+        self,
+        slot: Slot,
+        tokens: Sequence[int],
+        abort: AbortCheck | None,
+        logits: str = "last",
+        checkpoint: bool = False,
+    ) -> None:
+        if not tokens:
+            return
+        if checkpoint:
+            # Evaluate in pieces that end on checkpoint positions, saving state at each.
+            start = 0
+            while start < len(tokens):
+                pos = len(slot.tokens)
+                step = CHECKPOINT_EVERY - pos % CHECKPOINT_EVERY
+                piece = tokens[start : start + step]
+                self._decode(slot, piece, abort, logits)
+                start += len(piece)
+                if len(slot.tokens) % CHECKPOINT_EVERY == 0 and start < len(tokens):
+                    slot.checkpoints.append((len(slot.tokens), self.ctx.seq_state(slot.seq)))
+                    del slot.checkpoints[:-MAX_CHECKPOINTS]
+            return
+        self._decode(slot, tokens, abort, logits)
+
+    def _decode(
+        self, slot: Slot, tokens: Sequence[int], abort: AbortCheck | None, logits: str
+    ) -> None:
+        pos = len(slot.tokens)
+        for _attempt in range(len(self.slots) + 1):
+            try:
+                self.ctx.decode(tokens, pos, slot.seq, logits=logits, abort=abort)
+                slot.tokens.extend(tokens)
+                return
+            except RuntimeError_ as exc:
+                # Out of memory cells: drop the least recently used other slot, then retry.
+                victims = [s for s in self.slots if s is not slot and s.tokens]
+                if "returned 1" not in str(exc) or not victims:
+                    self._resync(slot, pos)
+                    raise
+                victim = min(victims, key=lambda s: s.last_used)
+                log.info("KV memory full: dropping cached sequence %d", victim.seq)
+                self.drop(victim)
+                self._resync(slot, pos)
+            except BaseException:
+                self._resync(slot, pos)
+                raise
+        raise RuntimeError_("no memory for the prompt even after dropping every other slot")
+
+    def _resync(self, slot: Slot, pos: int) -> None:
+        """After a failed or aborted decode, make the slot's memory match slot.tokens again."""
+        if self.ctx.seq_pos_max(slot.seq) + 1 > pos and not self.ctx.seq_rm(slot.seq, pos, -1):
+            self.drop(slot)
+
+    def rollback(self, slot: Slot, n: int) -> None:
+        """Forget the last n tokens right after a verification batch (rejected drafts)."""
+        if n <= 0:
+            return
+        keep = len(slot.tokens) - n
+        if not self.ctx.seq_rm(slot.seq, keep, -1):
+            raise RuntimeError_(
+                f"could not roll back {n} tokens (recurrent snapshots: {self.ctx.n_rs_seq})"
+            )
+        del slot.tokens[keep:]
+
+    def drop(self, slot: Slot) -> None:
+        self.ctx.seq_rm(slot.seq, -1, -1)
+        slot.tokens.clear()
+        slot.checkpoints.clear()
+        slot.key = None
+
+    def clear(self) -> None:
+        for slot in self.slots:
+            self.drop(slot)

@@ -1,0 +1,52 @@
+"""The runtime's settings, as typed frozen dataclasses with defaults.
+
+Owns what can be configured about models and completions (the LSP layer maps its camelCase
+wire options onto these; the CLI builds them from flags). Defaults are chosen from
+measurements on a 2-core CPU with the embedded 1.5B/0.5B pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from completion.models import DEFAULT_DRAFT, DEFAULT_TARGET
+
+DRAFTING_MODES = ("auto", "model", "ngram", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    target: str = DEFAULT_TARGET
+    draft: str = DEFAULT_DRAFT  # "" disables the draft model
+    context_size: int = 8192
+    gpu_layers: int = 0
+    threads: int = 0  # 0 = all cores
+    cached_documents: int = 4  # llama.cpp sequences kept for prefix reuse
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionSettings:
+    enabled: bool = True
+    disabled_languages: tuple[str, ...] = ()
+    max_tokens: int = 128
+    max_lines: int = 24
+    max_prompt_ms: int = 15000
+    max_predict_ms: int = 8000
+    debounce_ms: int = 0
+    drafting: str = "auto"
+    prefix_tokens: int = 1024
+    suffix_tokens: int = 256
+    extra_context_tokens: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = "info"
+    file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    models: ModelSettings = field(default_factory=ModelSettings)
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+    log: LogSettings = field(default_factory=LogSettings)

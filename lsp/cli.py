@@ -1,0 +1,235 @@
+"""The `airgap-lsp` command line: serve, complete, demo, models.
+
+Owns argument parsing and logging set-up. `serve` keeps stdout for the protocol: every log
+line goes to stderr or the log file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from lsp import __version__
+
+
+def _setup_logging(level: str, file: str | None) -> None:
+    handler: logging.Handler = (
+        logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from completion.settings import LogSettings, Settings
+    from lsp.server import create_server
+
+    _setup_logging(args.log_level, args.log_file)
+    settings = Settings(log=LogSettings(level=args.log_level, file=args.log_file or ""))
+    server = create_server(settings)
+    if args.tcp:
+        logging.getLogger(__name__).info("listening on %s:%d", args.host, args.tcp)
+        server.start_tcp(args.host, args.tcp)
+    else:
+        server.start_io()
+    return 0
+
+
+def _model_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from completion.settings import ModelSettings
+
+    base = ModelSettings()
+    return ModelSettings(
+        target=args.model or base.target,
+        draft=base.draft if args.draft is None else args.draft,
+        context_size=args.context_size,
+        threads=args.threads,
+        cached_documents=1,
+    )
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from completion.backend import BackendError, load_backend
+    from completion.completer import CompletionRequest
+    from completion.settings import CompletionSettings, Settings
+
+    _setup_logging(args.log_level, None)
+    path = Path(args.path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    lines = text.splitlines(keepends=True)
+    if args.line < 1 or args.line > len(lines) + 1:
+        print(f"error: line {args.line} is outside 1..{len(lines) + 1}", file=sys.stderr)
+        return 2
+    line_text = lines[args.line - 1] if args.line <= len(lines) else ""
+    col = min(max(args.col, 1) - 1, len(line_text.rstrip("\r\n")))
+    offset = sum(len(x) for x in lines[: args.line - 1]) + col
+    settings = Settings(
+        models=_model_settings(args),
+        completion=CompletionSettings(drafting=args.drafting, max_tokens=args.max_tokens),
+    )
+    t0 = time.monotonic()
+    try:
+        loaded = load_backend(settings)
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    load_s = time.monotonic() - t0
+    request = CompletionRequest(key=str(path), text=text, offset=offset, path=path.name)
+    suggestion = loaded.backend.complete(request, lambda: False)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "suggestion": suggestion.text if suggestion else None,
+                    "loadSeconds": load_s,
+                    "stats": suggestion and {
+                        k: getattr(suggestion, k)
+                        for k in (
+                            "prompt_tokens",
+                            "generated_tokens",
+                            "prompt_ms",
+                            "predict_ms",
+                            "total_ms",
+                            "tokens_per_second",
+                            "drafted",
+                            "accepted",
+                            "stop_reason",
+                        )
+                    },
+                }
+            )
+        )
+        return 0
+    if suggestion is None:
+        print("(no suggestion)")
+    else:
+        print(suggestion.text)
+    if suggestion is not None:
+        print(
+            f"-- model load {load_s:.1f} s; completion {suggestion.total_ms:.0f} ms "
+            f"(prompt {suggestion.prompt_tokens} tok in {suggestion.prompt_ms:.0f} ms, "
+            f"{suggestion.generated_tokens} tok in {suggestion.predict_ms:.0f} ms = "
+            f"{suggestion.tokens_per_second:.1f} tok/s; drafts accepted "
+            f"{suggestion.accepted}/{suggestion.drafted})",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from completion import models
+
+    if args.action == "fetch":
+        failed = 0
+        for spec in models.default_specs():
+            try:
+                path = models.fetch(spec, progress=models.ProgressPrinter(), force=args.force)
+                print(f"{spec.name}: ready at {path}")
+            except models.ModelError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failed += 1
+        return 1 if failed else 0
+    rows = []
+    for spec in models.REGISTRY:
+        st = models.status(spec)
+        rows.append(
+            {
+                "name": spec.name,
+                "description": spec.description,
+                "role": spec.role,
+                "memoryGb": spec.memory_gb,
+                "path": str(st.path),
+                "state": st.state,
+                "size": st.size_on_disk,
+                "default": spec.default_for,
+            }
+        )
+    if args.json:
+        print(json.dumps({"cacheDir": str(models.cache_dir()), "models": rows}, indent=2))
+        return 0
+    print(f"model cache: {models.cache_dir()}")
+    for r in rows:
+        size = f"{r['size'] / 1e9:.2f} GB" if r["size"] else "-"
+        default = f" [default {r['default']}]" if r["default"] else ""
+        print(
+            f"  {r['name']:<20} {r['state']:<10} {size:>8}  needs ~{r['memoryGb']:g} GB"
+            f"  {r['description']}{default}"
+        )
+        print(f"  {'':<20} {r['path']}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lsp.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="airgap-lsp",
+        description="Offline coding assistant: a language server with a local model.",
+    )
+    parser.add_argument("--version", action="version", version=f"airgap-lsp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--log-file", help="log to this file instead of stderr")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)
+
+    def model_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", help="target model: registry name or GGUF path")
+        p.add_argument("--draft", help="draft model (name or path; '' for none)")
+        p.add_argument("--context-size", type=int, default=8192)
+        p.add_argument("--threads", type=int, default=0)
+        p.add_argument("--drafting", default="auto", choices=["auto", "model", "ngram", "none"])
+        p.add_argument("--max-tokens", type=int, default=128)
+        p.add_argument("--log-level", default="warning")
+
+    complete = sub.add_parser("complete", help="one completion at PATH LINE COL (1-based)")
+    complete.add_argument("path")
+    complete.add_argument("line", type=int)
+    complete.add_argument("col", type=int)
+    complete.add_argument("--json", action="store_true", help="print the result as JSON")
+    model_flags(complete)
+    complete.set_defaults(func=cmd_complete)
+
+    demo = sub.add_parser(
+        "demo", help="start the real server and show what an editor would get on a sample file"
+    )
+    demo.add_argument("--file", help="a file to complete in instead of the built-in sample")
+    demo.add_argument("--line", type=int, help="1-based line of the cursor (with --file)")
+    demo.add_argument("--col", type=int, default=10**6, help="1-based column (with --file)")
+    demo.add_argument("--timeout", type=float, default=600.0)
+    demo.set_defaults(func=cmd_demo)
+
+    models = sub.add_parser("models", help="list the known models (or fetch the defaults)")
+    models.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")
+    models.add_argument("--json", action="store_true")
+    models.add_argument("--force", action="store_true", help="fetch again even if present")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Initialization options and `workspace/configuration` (section "airgap") on the wire.
+
+Owns the mapping from camelCase JSON to the typed settings of `completion.settings`: every
+known key is checked against its field's type and allowed values; anything invalid is reported
+back as a message for the user and replaced by its default, never a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, get_type_hints
+
+from completion.settings import (
+    DRAFTING_MODES,
+    CompletionSettings,
+    LogSettings,
+    ModelSettings,
+    Settings,
+)
+
+SECTIONS: dict[str, type] = {
+    "models": ModelSettings,
+    "completion": CompletionSettings,
+    "log": LogSettings,
+}
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("completion", "drafting"): DRAFTING_MODES,
+    ("log", "level"): ("debug", "info", "warning", "error"),
+}
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{where} must be true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
+        return value
+    if hint is str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ValueError(f"{where} must be a string, got {value!r}")
+        return value
+    if hint == tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{where} must be a list of strings, got {value!r}")
+        return tuple(value)
+    raise ValueError(f"{where}: unsupported option type")
+
+
+def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Settings from a JSON object (over `base` or the defaults), and the problems found."""
+    base = base or Settings()
+    problems: list[str] = []
+    if raw is None:
+        return base, problems
+    if not isinstance(raw, dict):
+        return base, [f"airgap options must be an object, got {type(raw).__name__}; using defaults"]
+    sections: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in SECTIONS:
+            problems.append(f"unknown option section {key!r} ignored")
+            continue
+        sections[key] = value
+    updated: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        current = getattr(base, name)
+        data = sections.get(name)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{name} must be an object; using defaults")
+            continue
+        hints = get_type_hints(cls)
+        changes: dict[str, Any] = {}
+        known = {camel(f.name): f.name for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            field = known.get(key) or (snake(key) if snake(key) in hints else None)
+            where = f"{name}.{key}"
+            if field is None:
+                problems.append(f"unknown option {where!r} ignored")
+                continue
+            try:
+                coerced = _coerce(value, hints[field], where)
+                allowed = CHOICES.get((name, field))
+                if allowed and coerced not in allowed:
+                    raise ValueError(f"{where} must be one of {', '.join(allowed)}, got {value!r}")
+            except ValueError as exc:
+                default = getattr(cls(), field)
+                problems.append(f"{exc}; using the default {default!r}")
+                continue
+            changes[field] = coerced
+        updated[name] = dataclasses.replace(current, **changes)
+    return dataclasses.replace(base, **updated), problems
+
+
+def to_wire(settings: Settings) -> dict[str, Any]:
+    """Settings as the camelCase JSON a client sends (documentation and tests)."""
+    out: dict[str, Any] = {}
+    for name in SECTIONS:
+        section = getattr(settings, name)
+        out[name] = {
+            camel(f.name): (
+                list(v) if isinstance(v := getattr(section, f.name), tuple) else v
+            )
+            for f in dataclasses.fields(section)
+        }
+    return out

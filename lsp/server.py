@@ -1,0 +1,325 @@
+"""The language server: thin glue between LSP messages and the completion runtime.
+
+Every registered method is listed in `register` (one place). Handlers convert positions and
+documents to text + offsets, hand the model work to the single model worker thread and convert
+the result back; the event loop never runs the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from completion.backend import BackendError, Loaded, load_backend
+from completion.completer import Backend, CompletionRequest, Suggestion
+from completion.settings import Settings
+from completion.worker import INTERACTIVE, Cancelled, CancelToken, ModelWorker
+from lsp import __version__
+from lsp.options import parse_settings
+
+log = logging.getLogger(__name__)
+
+STATUS = "airgap/status"
+CONFIG_SECTION = "airgap"
+
+
+@dataclass
+class State:
+    settings: Settings
+    backend: Backend | None = None
+    load_error: str | None = None
+    loading: asyncio.Future[Any] | None = None
+    last_latency_ms: float | None = None
+    completions_served: int = 0
+
+
+class AirgapServer(LanguageServer):
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__("airgap-lsp", __version__)
+        self.state = State(settings or Settings())
+        self.worker = ModelWorker()
+
+    # -- helpers used by the handlers -----------------------------------------------------
+
+    def status(self, state: str, message: str = "", last: Suggestion | None = None) -> None:
+        model = self.state.backend.description if self.state.backend else ""
+        params: dict[str, Any] = {
+            "state": state,
+            "message": message,
+            "model": model,
+            "lastLatencyMs": self.state.last_latency_ms,
+        }
+        if last is not None:
+            params["lastCompletion"] = {
+                "promptTokens": last.prompt_tokens,
+                "reusedTokens": last.reused_tokens,
+                "generatedTokens": last.generated_tokens,
+                "promptMs": round(last.prompt_ms, 1),
+                "predictMs": round(last.predict_ms, 1),
+                "tokensPerSecond": round(last.tokens_per_second, 2),
+                "drafted": last.drafted,
+                "accepted": last.accepted,
+            }
+        self.protocol.notify(STATUS, params)
+
+    def tell_user(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        log.warning("%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=f"airgap: {message}"))
+
+    def supports_progress(self) -> bool:
+        window = self.client_capabilities.window
+        return bool(window and window.work_done_progress)
+
+    async def load_models(self) -> None:
+        """Load the configured models on the model worker, reporting $/progress."""
+        settings = self.state.settings
+        token = str(uuid.uuid4())
+        progress = self.supports_progress()
+        if progress:
+            try:
+                await self.work_done_progress.create_async(token)
+                self.work_done_progress.begin(
+                    token, types.WorkDoneProgressBegin(title="airgap: loading models", percentage=0)
+                )
+            except Exception:  # a client may refuse the token; loading goes on
+                progress = False
+        self.status("loading", "loading models")
+        loop = asyncio.get_running_loop()
+
+        def report(message: str, percent: int) -> None:
+            if progress:
+                loop.call_soon_threadsafe(
+                    self.work_done_progress.report,
+                    token,
+                    types.WorkDoneProgressReport(message=message, percentage=percent),
+                )
+
+        future, _ = self.worker.submit(
+            lambda _tok: load_backend(settings, report), priority=INTERACTIVE - 1
+        )
+        try:
+            loaded: Loaded = await asyncio.wrap_future(future)
+        except BackendError as exc:
+            self.state.backend = None
+            self.state.load_error = str(exc)
+            self.tell_user(f"cannot load the model: {exc}", types.MessageType.Error)
+            self.status("error", str(exc))
+            return
+        finally:
+            if progress:
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
+        self.state.backend = loaded.backend
+        self.state.load_error = None
+        for warning in loaded.warnings:
+            self.tell_user(warning)
+        log.info("models ready in %.1f s: %s", loaded.load_seconds, loaded.backend.description)
+        self.status("ready", f"loaded in {loaded.load_seconds:.1f} s")
+
+    def start_loading(self) -> None:
+        self.state.loading = asyncio.ensure_future(self.load_models())
+
+    async def ready_backend(self) -> Backend | None:
+        if self.state.loading is not None:
+            await asyncio.shield(self.state.loading)
+        return self.state.backend
+
+    def document(self, uri: str) -> TextDocument | None:
+        """An open document, or None (the server completes only what the client opened)."""
+        return self.workspace.text_documents.get(uri)
+
+    async def suggest(self, doc: TextDocument, position: types.Position) -> tuple[Suggestion, int] | None:
+        """Run one completion for a cursor; returns the suggestion and the cursor offset."""
+        settings = self.state.settings.completion
+        if not settings.enabled or (doc.language_id or "") in settings.disabled_languages:
+            return None
+        lines = doc.lines
+        if position.line > len(lines) or (position.line == len(lines) and position.character > 0):
+            return None  # past the end of the document: nothing to complete
+        offset = min(doc.offset_at_position(position), len(doc.source))
+        backend = await self.ready_backend()
+        if backend is None:
+            return None
+        if settings.debounce_ms:
+            await asyncio.sleep(settings.debounce_ms / 1000)
+        request = CompletionRequest(
+            key=doc.uri,
+            text=doc.source,
+            offset=offset,
+            path=_display_path(doc.uri),
+            language=doc.language_id or "",
+            lookup_texts=tuple(
+                d.source
+                for uri, d in self.workspace.text_documents.items()
+                if uri != doc.uri and d.language_id == doc.language_id
+            )[:4],
+        )
+        token = CancelToken()
+        t0 = time.monotonic()
+        future, _ = self.worker.submit(
+            lambda tok: backend.complete(request, tok), key=doc.uri, token=token
+        )
+        try:
+            suggestion = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            token.cancel("client cancelled")
+            raise
+        except Cancelled:
+            return None
+        if suggestion is None:
+            return None
+        self.state.last_latency_ms = round((time.monotonic() - t0) * 1000, 1)
+        self.state.completions_served += 1
+        self.status("ready", f"{suggestion.generated_tokens} tokens", last=suggestion)
+        return suggestion, offset
+
+
+def _display_path(uri: str) -> str:
+    path = to_fs_path(uri) or uri
+    return path.rsplit("/", 1)[-1] if "/" in path else path
+
+
+def _word_start(line_prefix: str) -> int:
+    i = len(line_prefix)
+    while i > 0 and (line_prefix[i - 1].isalnum() or line_prefix[i - 1] == "_"):
+        i -= 1
+    return i
+
+
+def register(server: AirgapServer) -> None:
+    """Every LSP method the server handles."""
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: AirgapServer, params: types.InitializeParams) -> None:
+        """Read initializationOptions."""
+        settings, problems = parse_settings(params.initialization_options, ls.state.settings)
+        ls.state.settings = settings
+        ls._init_problems = problems  # type: ignore[attr-defined]
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: AirgapServer, _params: types.InitializedParams) -> None:
+        """Report option problems, pull workspace configuration, start loading the models."""
+        for problem in getattr(ls, "_init_problems", []):
+            ls.tell_user(problem)
+        await pull_configuration(ls, reload=False)
+        ls.start_loading()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: AirgapServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        """Apply new settings; reload the models if they changed."""
+        raw = params.settings.get(CONFIG_SECTION) if isinstance(params.settings, dict) else None
+        if raw is not None:
+            apply_settings(ls, raw)
+        else:
+            await pull_configuration(ls, reload=True)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions()
+    )
+    async def inline_completion(
+        ls: AirgapServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        """Ghost text at the cursor."""
+        doc = ls.document(params.text_document.uri)
+        if doc is None:
+            return None
+        result = await ls.suggest(doc, params.position)
+        if result is None:
+            return types.InlineCompletionList(items=[])
+        suggestion, _offset = result
+        cursor = types.Range(start=params.position, end=params.position)
+        return types.InlineCompletionList(
+            items=[types.InlineCompletionItem(insert_text=suggestion.text, range=cursor)]
+        )
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
+    )
+    async def completion(
+        ls: AirgapServer, params: types.CompletionParams
+    ) -> types.CompletionList | None:
+        """The suggestion as one completion item, for clients without inline completion."""
+        doc = ls.document(params.text_document.uri)
+        if doc is None:
+            return None
+        result = await ls.suggest(doc, params.position)
+        if result is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        suggestion, offset = result
+        line_start = doc.source.rfind("\n", 0, offset) + 1
+        word_start = line_start + _word_start(doc.source[line_start:offset])
+        word = doc.source[word_start:offset]
+        start = doc.client_position_at_offset(word_start) if word else params.position
+        first_line = suggestion.text.split("\n", 1)[0].strip() or suggestion.text.strip()
+        return types.CompletionList(
+            is_incomplete=True,
+            items=[
+                types.CompletionItem(
+                    label=(word + first_line)[:80],
+                    kind=types.CompletionItemKind.Text,
+                    detail="airgap",
+                    filter_text=word + suggestion.text,
+                    sort_text="0",
+                    preselect=True,
+                    text_edit=types.TextEdit(
+                        range=types.Range(start=start, end=params.position),
+                        new_text=word + suggestion.text,
+                    ),
+                    insert_text_format=types.InsertTextFormat.PlainText,
+                )
+            ],
+        )
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: AirgapServer, _params: Any) -> None:
+        """Stop the model worker."""
+        ls.worker.close(timeout=2.0)
+
+
+async def pull_configuration(ls: AirgapServer, reload: bool) -> None:
+    workspace = ls.client_capabilities.workspace
+    if not (workspace and workspace.configuration):
+        return
+    try:
+        result = await asyncio.wait_for(
+            ls.workspace_configuration_async(
+                types.ConfigurationParams(
+                    items=[types.ConfigurationItem(section=CONFIG_SECTION)]
+                )
+            ),
+            timeout=5,
+        )
+    except Exception as exc:  # a client that cannot answer keeps the current settings
+        log.info("workspace/configuration failed: %s", exc)
+        return
+    if result and result[0] is not None:
+        apply_settings(ls, result[0], reload=reload)
+
+
+def apply_settings(ls: AirgapServer, raw: Any, reload: bool = True) -> None:
+    settings, problems = parse_settings(raw, ls.state.settings)
+    for problem in problems:
+        ls.tell_user(problem)
+    models_changed = settings.models != ls.state.settings.models
+    ls.state.settings = settings
+    backend = ls.state.backend
+    if backend is not None and hasattr(backend, "settings"):
+        backend.settings = settings.completion
+    if reload and models_changed:
+        ls.start_loading()
+
+
+def create_server(settings: Settings | None = None) -> AirgapServer:
+    server = AirgapServer(settings)
+    register(server)
+    return server

@@ -1,0 +1,35 @@
+"""n-gram drafting and the draft-vocabulary check."""
+
+from __future__ import annotations
+
+from completion.drafting import NgramDrafter, check_draft_vocab
+
+
+def test_ngram_proposes_what_followed_the_latest_tokens():
+    d = NgramDrafter(max_n=3, min_n=2)
+    live = [1, 2, 3, 4, 5, 9, 1, 2]
+    d.reset([[7, 1, 2, 3, 8]], live=live)
+    # "1 2" last occurred in the live history at index 0, followed by 3 4 5.
+    assert d.propose(live, 3) == [3, 4, 5]
+    live += [3]
+    d.extended()
+    assert d.propose(live, 2) == [4, 5]
+
+
+def test_ngram_uses_other_sources_and_grows_with_output():
+    d = NgramDrafter(max_n=2, min_n=2)
+    live = [50, 51]
+    d.reset([[10, 50, 51, 52, 53]], live=live)
+    assert d.propose(live, 5) == [52, 53]
+    assert d.propose([99, 98], 3) == []
+    live += [60, 61, 50, 51]
+    d.extended()
+    assert d.propose(live, 2) == [60, 61]  # the most recent occurrence wins
+
+
+def test_vocab_check():
+    a = (2, 151936, ("!", "a", "<|fim_middle|>"))
+    assert check_draft_vocab(a, a).compatible
+    assert not check_draft_vocab(a, (1, 151936, a[2])).compatible
+    assert "sizes differ" in check_draft_vocab(a, (2, 32000, a[2])).reason
+    assert "spellings differ" in check_draft_vocab(a, (2, 151900, ("!", "b", "c"))).reason

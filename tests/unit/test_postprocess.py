@@ -1,0 +1,61 @@
+"""Single/multi-line decision, streaming stops, suffix overlap, empty suggestions."""
+
+from __future__ import annotations
+
+from completion.postprocess import (
+    decide_shape,
+    finalize,
+    stop_index,
+    strip_code_fence,
+    trim_suffix_overlap,
+)
+
+
+def test_shape_from_cursor_position():
+    assert decide_shape("    ", "").multiline  # empty body line
+    assert decide_shape("def f(x):", "").multiline  # right after a block opener
+    assert decide_shape("if (x) {", "").multiline
+    assert not decide_shape("    return x +", "").multiline  # inside a statement
+    assert not decide_shape("    foo(", "a, b)").multiline  # text after the cursor
+    assert decide_shape("    foo(", ")").multiline is True  # only closers after the cursor
+
+
+def test_single_line_stops_at_the_end_of_the_line():
+    shape = decide_shape("    x = ", "")
+    assert stop_index("compute(a)", shape, "    x = ") is None
+    assert stop_index("compute(a)\n    y = 2", shape, "    x = ") == len("compute(a)")
+
+
+def test_multiline_stops_where_the_block_ends():
+    line_prefix = "    "
+    shape = decide_shape(line_prefix, "")
+    body = "total = 0\n    for v in xs:\n        total += v\n    return total\n"
+    assert stop_index(body, shape, line_prefix) is None
+    more = body + "\n\ndef other():\n"
+    cut = stop_index(more, shape, line_prefix)
+    assert cut is not None and more[:cut].rstrip() == body.rstrip()
+
+
+def test_multiline_line_budget():
+    shape = decide_shape("    ", "", max_lines=2)
+    cut = stop_index("a = 1\n    b = 2\n    c = 3\n", shape, "    ")
+    assert cut == len("a = 1\n    b = 2")
+
+
+def test_suffix_overlap_is_dropped():
+    assert trim_suffix_overlap('"hello")', ")") == '"hello"'
+    assert trim_suffix_overlap("a, b]", "]\n") == "a, b"
+    assert trim_suffix_overlap("x = 1\n    return x", "\n    return x\n") == "x = 1"
+    assert trim_suffix_overlap("x = 1", "") == "x = 1"
+
+
+def test_whitespace_only_is_never_returned():
+    shape = decide_shape("    ", "")
+    assert finalize("   \n  \n", "", shape) is None
+    assert finalize(")", ")", decide_shape("f(", ")")) is None
+    assert finalize("return 1\n\n", "", shape) == "return 1"
+
+
+def test_code_fence_extraction():
+    assert strip_code_fence("```python\nx = 1\n```\nmore") == "x = 1\n"
+    assert strip_code_fence("x = 1") == "x = 1"
