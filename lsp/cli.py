@@ -24,6 +24,8 @@ def _setup_logging(level: str, file: str | None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # pygls logs every message at INFO (documents included): only in debug mode.
+    logging.getLogger("pygls").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -65,7 +65,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
     """Settings from a JSON object (over `base` or the defaults), and the problems found."""
     base = base or Settings()
     problems: list[str] = []
-    if raw is None:
+    if raw is None or raw == []:  # Neovim encodes an empty table as []
         return base, problems
     if not isinstance(raw, dict):
         return base, [f"airgap options must be an object, got {type(raw).__name__}; using defaults"]

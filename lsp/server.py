@@ -47,6 +47,7 @@ class AirgapServer(LanguageServer):
         super().__init__("airgap-lsp", __version__)
         self.state = State(settings or Settings())
         self.worker = ModelWorker()
+        self.loading_started = asyncio.Event()
 
     # -- helpers used by the handlers -----------------------------------------------------
 
@@ -126,8 +127,11 @@ class AirgapServer(LanguageServer):
 
     def start_loading(self) -> None:
         self.state.loading = asyncio.ensure_future(self.load_models())
+        self.loading_started.set()
 
     async def ready_backend(self) -> Backend | None:
+        """The backend once loaded; requests that arrive while models load wait for them."""
+        await self.loading_started.wait()
         if self.state.loading is not None:
             await asyncio.shield(self.state.loading)
         return self.state.backend

@@ -21,7 +21,7 @@ STUB = 'def add(a: int, b: int) -> int:\n    """Add."""\n    \n'
 @pytest_lsp.fixture(
     config=ClientServerConfig(
         server_command=SERVER,
-        server_env=server_env(AIRGAP_LSP_FAKE_BACKEND="1", AIRGAP_LSP_FAKE_DELAY_MS="300"),
+        server_env=server_env(AIRGAP_LSP_FAKE_BACKEND="1", AIRGAP_LSP_FAKE_DELAY_MS="600"),
     ),
     params=["neovim", "visual-studio-code"],
 )
@@ -121,11 +121,15 @@ async def test_newer_request_supersedes_and_cancel_is_honoured(client: LanguageC
     assert items_of(await first) == []
     # $/cancelRequest with the request's id: the server answers RequestCancelled (or an empty
     # result if the cancel arrived after the model had finished) and keeps serving.
-    msg_id = "cancel-me-1"
-    pending = client.protocol.send_request_async(
-        types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params("file:///w/s.py", 2, 4), msg_id=msg_id
+    msg_id = f"cancel-me-{id(client)}"
+    pending = asyncio.ensure_future(
+        client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION,
+            inline_params("file:///w/s.py", 2, 4),
+            msg_id=msg_id,
+        )
     )
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
     with pytest.raises(Exception, match="cancel"):
         await asyncio.wait_for(pending, 5)

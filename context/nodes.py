@@ -1,0 +1,46 @@
+"""Small tree-sitter node helpers shared by the context extractors."""
+
+from __future__ import annotations
+
+import tree_sitter as ts
+
+_BODY_FIELDS = ("body", "consequence")
+
+
+def node_before(tree: ts.Tree, byte: int) -> ts.Node:
+    """Smallest node covering the byte just before `byte` (the root when `byte` is 0)."""
+    root = tree.root_node
+    if byte <= 0:
+        return root
+    node = root.descendant_for_byte_range(byte - 1, byte)
+    return root if node is None else node
+
+
+def body_of(node: ts.Node) -> ts.Node | None:
+    """The body block of a definition or compound statement, if the grammar names one."""
+    for field in _BODY_FIELDS:
+        child = node.child_by_field_name(field)
+        if child is not None:
+            return child
+    return None
+
+
+def ancestors(node: ts.Node) -> list[ts.Node]:
+    """`node` and its ancestors, innermost first."""
+    out: list[ts.Node] = []
+    cur: ts.Node | None = node
+    while cur is not None:
+        out.append(cur)
+        cur = cur.parent
+    return out
+
+
+def error_count(node: ts.Node) -> int:
+    """Number of ERROR and MISSING nodes under `node`, visiting only subtrees with errors."""
+    if not node.has_error and not node.is_missing:
+        return 0
+    count = 1 if node.is_error or node.is_missing else 0
+    for child in node.children:
+        if child.has_error or child.is_missing:
+            count += error_count(child)
+    return count

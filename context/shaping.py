@@ -1,0 +1,316 @@
+"""Syntax-aware shaping of a generated completion (pure functions, used after generation).
+
+* `completion_mode` — single line or multi-line, from the syntax tree at the cursor;
+* `trim_to_block` — a multi-line completion ends where the cursor's block ends (dedent below
+  the block for indentation languages, the brace closing the enclosing block otherwise);
+* `dedupe_suffix` — drop a completion tail that repeats the start of the suffix (typically an
+  auto-closed bracket), unless keeping it is what makes the code parse;
+* `trim_parse_errors` — a completion that adds ERROR/MISSING nodes to prefix + suffix is cut to
+  its longest clean prefix on line or token boundaries, or dropped;
+* `shape_completion` — all of the above in order.
+
+`text` is always the whole document without the completion and `offset` the cursor in it.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+import tree_sitter as ts
+
+from context.languages import Language, language_for, parser_for
+from context.nodes import ancestors, error_count, node_before
+from context.syntax import TextEdit, apply_edit, parse
+from context.text import indent_width, line_end, line_start
+
+_OPEN_CONTAINERS = frozenset(
+    {
+        "argument_list",
+        "arguments",
+        "parameters",
+        "formal_parameters",
+        "parameter_list",
+        "list",
+        "dictionary",
+        "set",
+        "tuple",
+        "array",
+        "object",
+        "parenthesized_expression",
+        "initializer_list",
+        "type_arguments",
+        "literal_value",
+    }
+)
+_TOKEN = re.compile(r"\w+|\s+|.", re.DOTALL)
+_CHAR_LITERAL = re.compile(r"'(?:\\.|[^\\'\n])'")
+_MAX_PARSES = 48
+_BLOCK_KEYWORD = re.compile(
+    r"\s*(async\s+)?(def|class|if|elif|else|for|while|with|try|except|finally|match|case)\b"
+)
+
+
+class CompletionMode(StrEnum):
+    SINGLE_LINE = "single_line"
+    MULTI_LINE = "multi_line"
+
+
+LanguageLike = Language | str | None
+
+
+def _lang(language: LanguageLike) -> Language | None:
+    return language_for(language) if isinstance(language, str) else language
+
+
+def completion_mode(
+    text: str, offset: int, language: LanguageLike, tree: ts.Tree | None = None
+) -> CompletionMode:
+    """Multi-line at a block opening or on a blank line in a block; single-line otherwise."""
+    lang = _lang(language)
+    ls, le = line_start(text, offset), line_end(text, offset)
+    before, after = text[ls:offset], text[offset:le]
+    if after.strip():
+        return CompletionMode.SINGLE_LINE
+    if lang is None:
+        opens = before.rstrip().endswith((":", "{"))
+        blank = not before.strip()
+        return CompletionMode.MULTI_LINE if blank or opens else CompletionMode.SINGLE_LINE
+    tree = tree if tree is not None else parse(text, lang)
+    if tree is None:
+        return CompletionMode.SINGLE_LINE
+    data = text.encode("utf-8", "surrogatepass")
+    cursor_b = len(text[:offset].encode("utf-8", "surrogatepass"))
+    if _inside_open_container(tree, cursor_b):
+        # Inside an open argument list or literal the line continues an expression.
+        return CompletionMode.SINGLE_LINE
+    if not before.strip():
+        return CompletionMode.MULTI_LINE
+    stripped = before.rstrip()
+    last = stripped[-1]
+    if lang.indent_blocks:
+        if last != ":" or not _BLOCK_KEYWORD.match(stripped):
+            return CompletionMode.SINGLE_LINE
+        probe = len(data[:cursor_b].rstrip())
+        for node in ancestors(node_before(tree, probe)):
+            if node.type == "ERROR":
+                return CompletionMode.MULTI_LINE
+            if node.type in lang.scope_types:
+                body = node.child_by_field_name("body") or node.child_by_field_name("consequence")
+                empty = body is None or body.end_byte <= probe or body.named_child_count == 0
+                return CompletionMode.MULTI_LINE if empty else CompletionMode.SINGLE_LINE
+        return CompletionMode.SINGLE_LINE
+    return CompletionMode.MULTI_LINE if last == "{" else CompletionMode.SINGLE_LINE
+
+
+def _inside_open_container(tree: ts.Tree, cursor_b: int) -> bool:
+    node: ts.Node | None = tree.root_node.descendant_for_byte_range(cursor_b, cursor_b)
+    while node is not None:
+        if node.type in _OPEN_CONTAINERS and node.start_byte < cursor_b < node.end_byte:
+            return True
+        node = node.parent
+    return False
+
+
+def trim_to_block(text: str, offset: int, completion: str, language: LanguageLike) -> str:
+    """Cut a multi-line completion where the block around the cursor ends."""
+    lang = _lang(language)
+    if "\n" not in completion:
+        return completion
+    if lang is None or lang.indent_blocks:
+        return _trim_indented(text, offset, completion)
+    return _trim_braced(text, offset, completion, lang)
+
+
+def _trim_indented(text: str, offset: int, completion: str) -> str:
+    before = text[line_start(text, offset) : offset]
+    header = before.rstrip().endswith(":")
+    base = indent_width(before)
+    lines = completion.split("\n")
+    seen_deeper = False
+    for i, line in enumerate(lines[1:], start=1):
+        if not line.strip():
+            continue
+        width = indent_width(line)
+        if width < base or (header and width <= base):
+            return _join_trimmed(lines[:i])
+        # At module level a completion is one top-level statement: stop at the next one.
+        if base == 0 and not header and width == 0 and seen_deeper:
+            return _join_trimmed(lines[:i])
+        seen_deeper = seen_deeper or width > base
+    return completion
+
+
+def _join_trimmed(lines: list[str]) -> str:
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _code_braces(source: str, lang: Language) -> list[tuple[int, str]]:
+    """Positions of `{`/`}` outside strings and comments (a light lexer, good enough here)."""
+    out: list[tuple[int, str]] = []
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if source.startswith("//", i):
+            nl = source.find("\n", i)
+            i = n if nl < 0 else nl
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif ch == "'" and lang.name in ("rust", "c", "cpp", "java", "go"):
+            m = _CHAR_LITERAL.match(source, i)
+            i = m.end() if m else i + 1
+        elif ch in "\"'`":
+            j = i + 1
+            while j < n and source[j] != ch and not (source[j] == "\n" and ch != "`"):
+                j += 2 if source[j] == "\\" else 1
+            i = j + 1
+        else:
+            if ch in "{}":
+                out.append((i, ch))
+            i += 1
+    return out
+
+
+def _trim_braced(text: str, offset: int, completion: str, lang: Language) -> str:
+    depth = 0
+    for pos, ch in _code_braces(completion, lang):
+        depth += 1 if ch == "{" else -1
+        if depth < 0:
+            balance = sum(1 if c == "{" else -1 for _, c in _code_braces(text, lang))
+            if balance > 0:
+                # The document lacks this closing brace: keep it, and stop right after it.
+                return completion[: pos + 1]
+            ls = completion.rfind("\n", 0, pos) + 1
+            if not completion[ls:pos].strip():
+                return _join_trimmed(completion[:ls].split("\n"))
+            return completion[:pos].rstrip()
+    return completion
+
+
+class _ErrorProbe:
+    """Counts ERROR/MISSING nodes of the document with a candidate inserted at the cursor."""
+
+    def __init__(self, text: str, offset: int, lang: Language, tree: ts.Tree | None) -> None:
+        self.text, self.offset, self.lang = text, offset, lang
+        base = tree if tree is not None else parse(text, lang)
+        assert base is not None
+        self.base = base
+        self.baseline = error_count(base.root_node)
+        self.parses = 0
+        self._memo: dict[str, int] = {}
+
+    def errors(self, candidate: str) -> int:
+        if not candidate:
+            return self.baseline
+        if candidate in self._memo:
+            return self._memo[candidate]
+        self.parses += 1
+        tree = self.base.copy()
+        new_text = apply_edit(self.text, tree, TextEdit(self.offset, self.offset, candidate))
+        new_tree = parser_for(self.lang).parse(new_text.encode("utf-8", "surrogatepass"), tree)
+        count = error_count(new_tree.root_node)
+        self._memo[candidate] = count
+        return count
+
+    def clean(self, candidate: str) -> bool:
+        return self.errors(candidate) <= self.baseline
+
+
+def trim_parse_errors(
+    text: str, offset: int, completion: str, language: LanguageLike, tree: ts.Tree | None = None
+) -> str:
+    """Longest prefix of `completion` (line/token boundaries) adding no parse errors; or ''."""
+    lang = _lang(language)
+    if lang is None or not completion:
+        return completion
+    probe = _ErrorProbe(text, offset, lang, tree)
+    if probe.clean(completion):
+        return completion
+    line_cuts = [i for i, ch in enumerate(completion) if ch == "\n"]
+    best = 0
+    for cut in reversed(line_cuts):
+        if probe.parses >= _MAX_PARSES:
+            break
+        if probe.clean(completion[:cut]):
+            best = cut
+            break
+    if best:
+        return completion[:best].rstrip()
+    # No whole line is clean: keep the longest clean run of tokens of the first line.
+    seg_start = 0
+    nxt = completion.find("\n", seg_start)
+    seg_end = len(completion) if nxt < 0 else nxt
+    bounds = [seg_start + m.end() for m in _TOKEN.finditer(completion[seg_start:seg_end])]
+    for cut in reversed(bounds[:-1] if seg_end == len(completion) else bounds):
+        if probe.parses >= _MAX_PARSES or cut <= best:
+            break
+        if completion[:cut].strip() and probe.clean(completion[:cut]):
+            best = cut
+            break
+    result = completion[:best].rstrip()
+    return result if result.strip() else ""
+
+
+def dedupe_suffix(
+    text: str, offset: int, completion: str, language: LanguageLike, tree: ts.Tree | None = None
+) -> str:
+    """Drop a completion tail that repeats the start of the suffix (e.g. an auto-closed `)`)."""
+    suffix = text[offset:].lstrip(" \t\n")
+    body = completion.rstrip()
+    if not suffix or not body:
+        return completion
+    overlap = 0
+    for k in range(min(len(body), len(suffix), 400), 0, -1):
+        if body.endswith(suffix[:k]) and _token_boundaries(body, len(body) - k, suffix, k):
+            overlap = k
+            break
+    if overlap == 0:
+        return completion
+    trimmed = body[: len(body) - overlap].rstrip()
+    lang = _lang(language)
+    if lang is None:
+        return trimmed
+    probe = _ErrorProbe(text, offset, lang, tree)
+    return trimmed if probe.errors(trimmed) <= probe.errors(completion) else completion
+
+
+def _token_boundaries(body: str, start: int, suffix: str, k: int) -> bool:
+    """The duplicated span must not start or end in the middle of a word."""
+    if (
+        start > 0
+        and (body[start - 1].isalnum() or body[start - 1] == "_")
+        and (body[start].isalnum() or body[start] == "_")
+    ):
+        return False
+    return not (
+        k < len(suffix)
+        and (suffix[k - 1].isalnum() or suffix[k - 1] == "_")
+        and (suffix[k].isalnum() or suffix[k] == "_")
+    )
+
+
+def shape_completion(
+    text: str,
+    offset: int,
+    completion: str,
+    language: LanguageLike,
+    *,
+    mode: CompletionMode | None = None,
+    tree: ts.Tree | None = None,
+) -> str:
+    """Mode cut, block trim, suffix de-duplication, then parse-error trimming."""
+    if not completion:
+        return ""
+    lang = _lang(language)
+    if lang is not None and tree is None:
+        tree = parse(text, lang)
+    mode = mode or completion_mode(text, offset, lang, tree)
+    if mode is CompletionMode.SINGLE_LINE:
+        completion = completion.split("\n", 1)[0]
+    else:
+        completion = trim_to_block(text, offset, completion, lang)
+    completion = dedupe_suffix(text, offset, completion, lang, tree)
+    return trim_parse_errors(text, offset, completion, lang, tree)

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import pytest
+from ctx_helpers import split_cursor
+
+from context import (
+    CompletionMode,
+    completion_mode,
+    dedupe_suffix,
+    shape_completion,
+    trim_parse_errors,
+    trim_to_block,
+)
+
+MULTI, SINGLE = CompletionMode.MULTI_LINE, CompletionMode.SINGLE_LINE
+
+
+@pytest.mark.parametrize(
+    ("lang", "marked", "expected"),
+    [
+        ("python", "def f(x):█\n", MULTI),
+        ("python", "def f(x):\n    █\n", MULTI),
+        ("python", "class A:\n    def g(self):\n        █\n\nx = 1\n", MULTI),
+        ("python", "total = compute(a, █)\n", SINGLE),
+        ("python", "total = compute(a, b█\n", SINGLE),
+        ("python", "x = {\n    'a':█\n}\n", SINGLE),
+        ("python", "if ready:█\n    go()\n", SINGLE),
+        ("go", "package m\n\nfunc f() {█\n}\n", MULTI),
+        ("go", "package m\n\nfunc f() {\n\tx := g(█)\n}\n", SINGLE),
+        ("javascript", "function f() {\n  █\n}\n", MULTI),
+        ("javascript", "const v = call(\n  █\n);\n", SINGLE),
+        ("rust", "fn f() -> u32 {\n    let x = 1█\n}\n", SINGLE),
+        (None, "hello █", SINGLE),
+        (None, "\n█\n", MULTI),
+    ],
+)
+def test_completion_mode(lang, marked, expected):
+    text, offset = split_cursor(marked)
+    assert completion_mode(text, offset, lang) is expected
+
+
+def test_python_block_ends_at_dedent():
+    text, offset = split_cursor("def f(x):\n    █\n\ndef h():\n    pass\n")
+    completion = "y = x + 1\n    return y\n\ndef g():\n    pass"
+    assert trim_to_block(text, offset, completion, "python") == "y = x + 1\n    return y"
+
+
+def test_python_header_completion_stops_at_next_sibling():
+    text, offset = split_cursor("class A:\n    def f(self):█\n")
+    completion = "\n        return 1\n\n    def g(self):\n        return 2"
+    assert trim_to_block(text, offset, completion, "python") == "\n        return 1"
+
+
+def test_brace_block_ends_before_closing_brace_present_in_suffix():
+    text, offset = split_cursor("package m\n\nfunc f() int {\n\t█\n}\n")
+    completion = "x := 1\n\treturn x\n}\n\nfunc g() {\n}"
+    assert trim_to_block(text, offset, completion, "go") == "x := 1\n\treturn x"
+
+
+def test_brace_block_keeps_closing_brace_the_document_lacks():
+    text, offset = split_cursor("package m\n\nfunc f() int {\n\t█")
+    completion = "x := 1\n\treturn x\n}\n\nfunc g() {\n}"
+    assert trim_to_block(text, offset, completion, "go") == "x := 1\n\treturn x\n}"
+
+
+def test_braces_in_strings_and_comments_do_not_count():
+    text, offset = split_cursor("function f() {\n  █\n}\n")
+    completion = 'log("}"); // }\n  return 1;\n}\nfunction g() {}'
+    assert trim_to_block(text, offset, completion, "javascript") == 'log("}"); // }\n  return 1;'
+
+
+@pytest.mark.parametrize(
+    ("lang", "marked", "completion", "expected"),
+    [
+        ("python", "print(█)\n", '"hi")', '"hi"'),
+        ("python", "print(█)\n", "foo(x)", "foo(x)"),  # its own bracket: kept
+        ("python", "x = [1, 2█]\n", ", 3]", ", 3"),
+        ("javascript", "call(a, █);\n", "b);", "b"),
+        ("rust", "fn f() {\n    g(█);\n}\n", "x, y);", "x, y"),
+        ("python", "value = lookup(█)\n", "key", "key"),  # no overlap at all
+    ],
+)
+def test_suffix_deduplication(lang, marked, completion, expected):
+    text, offset = split_cursor(marked)
+    assert dedupe_suffix(text, offset, completion, lang) == expected
+
+
+def test_duplicate_lines_of_the_suffix_are_dropped():
+    text, offset = split_cursor("def f(a):\n    █\n    return a\n")
+    completion = "a = a * 2\n    return a"
+    assert dedupe_suffix(text, offset, completion, "python") == "a = a * 2"
+
+
+def test_parse_error_trimming_keeps_longest_clean_line_prefix():
+    text, offset = split_cursor("def f():\n    █\n")
+    completion = "a = 1\n    b = 2\n    c = (3 +"
+    assert trim_parse_errors(text, offset, completion, "python") == "a = 1\n    b = 2"
+
+
+def test_parse_error_trimming_on_token_boundary_and_drop():
+    text, offset = split_cursor("package m\n\nfunc f() int {\n\treturn █\n}\n")
+    assert trim_parse_errors(text, offset, "total + ) 3", "go") == "total"
+    assert trim_parse_errors(text, offset, ") ) )", "go") == ""
+
+
+def test_clean_completion_is_untouched_even_if_document_already_has_errors():
+    text, offset = split_cursor("def f(:\n    pass\n\nx = █\n")
+    assert trim_parse_errors(text, offset, "compute(1, 2)", "python") == "compute(1, 2)"
+
+
+def test_shape_completion_pipeline():
+    text, offset = split_cursor("def area(w, h):\n    █\n\ndef other():\n    pass\n")
+    completion = "result = w * h\n    return result\n\ndef perimeter(w, h):\n    return 2 * (w + h)"
+    assert shape_completion(text, offset, completion, "python") == (
+        "result = w * h\n    return result"
+    )
+    text, offset = split_cursor("total = compute(█)\nprint(total)\n")
+    assert shape_completion(text, offset, "a, b)\nprint(a)", "python") == "a, b"
+    assert shape_completion(text, offset, "", "python") == ""
+    assert shape_completion("hello ", 6, "world\nmore", None) == "world"
