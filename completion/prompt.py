@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from completion.runtime import ControlTokens
+
 log = logging.getLogger(__name__)
 
 REPO_NAME = "workspace"
@@ -23,25 +25,18 @@ REPO_NAME = "workspace"
 class Vocabulary(Protocol):
     """What prompt building needs from a model (runtime.Model satisfies it)."""
 
-    control: ControlTokensLike
-    add_bos: bool
-    bos: int | None
-
-    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
-        ...
-
-    def detokenize(self, tokens: Sequence[int]) -> str: ...
-
-
-class ControlTokensLike(Protocol):
-    fim_prefix: int | None
-    fim_suffix: int | None
-    fim_middle: int | None
-    file_sep: int | None
-    repo_name: int | None
+    @property
+    def control(self) -> ControlTokens: ...
 
     @property
-    def has_fim(self) -> bool: ...
+    def add_bos(self) -> bool: ...
+
+    @property
+    def bos(self) -> int | None: ...
+
+    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]: ...
+
+    def detokenize(self, tokens: Sequence[int]) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +169,9 @@ def _extra_tokens(vocab: Vocabulary, files: Sequence[tuple[str, str]], budget: i
 _SENTINEL = "\u2063AIRGAP\u2063CONTENT\u2063"
 
 
-def chat_tokens(vocab: Vocabulary, messages: Sequence[tuple[str, str]], template: str | None) -> list[int]:
+def chat_tokens(
+    vocab: Vocabulary, messages: Sequence[tuple[str, str]], template: str | None
+) -> list[int]:
     """A chat prompt rendered with the model's template (llama.cpp's built-in detection), with the
     messages' text tokenized as plain text and only the template parsed for special tokens."""
     rendered = render_chat(

@@ -8,6 +8,7 @@ one thread at a time (llama.cpp contexts are not thread-safe).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -24,7 +25,7 @@ _backend_lock = threading.Lock()
 _backend_ready = False
 
 
-def _llama():  # type: ignore[no-untyped-def]
+def _llama():
     """Import llama_cpp lazily and initialise the backend once, with llama.cpp's logs on stderr
     silenced unless AIRGAP_LSP_LLAMA_LOG is set (they are verbose and never go to stdout)."""
     global _backend_ready
@@ -42,11 +43,11 @@ def _llama():  # type: ignore[no-untyped-def]
 _log_callback_ref = None
 
 
-def _silence_llama_logs(llama_cpp) -> None:  # type: ignore[no-untyped-def]
+def _silence_llama_logs(llama_cpp) -> None:
     global _log_callback_ref
 
     @llama_cpp.llama_log_callback
-    def _quiet(level, text, user_data):  # type: ignore[no-untyped-def]
+    def _quiet(level, text, user_data):
         if level == 4:  # GGML_LOG_LEVEL_ERROR
             log.error("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
 
@@ -191,10 +192,8 @@ class Model:
             self._ptr = None
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
 
 AbortCheck = Callable[[], bool]
@@ -243,7 +242,7 @@ class Context:
         self.n_vocab = model.n_vocab
         self.evaluated_tokens = 0  # every token ever sent through decode (for tests/stats)
 
-    def _on_abort(self, _data) -> bool:  # type: ignore[no-untyped-def]
+    def _on_abort(self, _data) -> bool:
         check = self._abort_check
         return bool(check and check())
 
@@ -335,7 +334,5 @@ class Context:
             self._ptr = None
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass

@@ -12,7 +12,9 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from completion.settings import ModelSettings
 from lsp import __version__
 
 
@@ -43,9 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from completion.settings import ModelSettings
-
+def _model_settings(args: argparse.Namespace) -> ModelSettings:
     base = ModelSettings()
     return ModelSettings(
         target=args.model or base.target,
@@ -96,7 +96,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
                 {
                     "suggestion": suggestion.text if suggestion else None,
                     "loadSeconds": load_s,
-                    "stats": suggestion and {
+                    "stats": suggestion
+                    and {
                         k: getattr(suggestion, k)
                         for k in (
                             "prompt_tokens",
@@ -143,7 +144,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 failed += 1
         return 1 if failed else 0
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in models.REGISTRY:
         st = models.status(spec)
         rows.append(

@@ -18,7 +18,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-SAMPLE = '''from typing import List
+SAMPLE = (
+    '''from typing import List
 
 
 def moving_average(values: List[float], window: int) -> List[float]:
@@ -29,8 +30,9 @@ def moving_average(values: List[float], window: int) -> List[float]:
     >>> moving_average([5.0], 3)
     []
     """
-    
 '''
+    + "    \n"
+)
 SAMPLE_LINE, SAMPLE_COL = 11, 4  # 0-based: the empty body line, after its indentation
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
@@ -57,7 +59,9 @@ async def _demo(args: argparse.Namespace) -> int:
 
     @client.feature("airgap/status")
     def on_status(params: Any) -> None:
-        state = getattr(params, "state", None) or (params.get("state") if isinstance(params, dict) else None)
+        state = getattr(params, "state", None) or (
+            params.get("state") if isinstance(params, dict) else None
+        )
         status["state"] = state
         status["message"] = getattr(params, "message", "")
         status["last"] = getattr(params, "lastCompletion", None)
@@ -132,7 +136,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
     suggestion, first_ms = await ask(line, col)
     lines = text.split("\n")
-    before = "\n".join(lines[:line] + [lines[line][:col]])
+    before = "\n".join([*lines[:line], lines[line][:col]])
     after = lines[line][col:]
     print(_style(f"--- {path.name}: ghost text at line {line + 1}, column {col + 1} ---", BOLD))
     print(before + _style(suggestion or "(no suggestion)", DIM) + after)

@@ -113,9 +113,7 @@ def to_wire(settings: Settings) -> dict[str, Any]:
     for name in SECTIONS:
         section = getattr(settings, name)
         out[name] = {
-            camel(f.name): (
-                list(v) if isinstance(v := getattr(section, f.name), tuple) else v
-            )
+            camel(f.name): (list(v) if isinstance(v := getattr(section, f.name), tuple) else v)
             for f in dataclasses.fields(section)
         }
     return out

@@ -24,6 +24,7 @@ from completion.completer import Backend, CompletionRequest, Suggestion
 from completion.settings import Settings
 from completion.worker import INTERACTIVE, Cancelled, CancelToken, ModelWorker
 from lsp import __version__
+from lsp.actions import register_actions
 from lsp.options import parse_settings
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,9 @@ class AirgapServer(LanguageServer):
         """An open document, or None (the server completes only what the client opened)."""
         return self.workspace.text_documents.get(uri)
 
-    async def suggest(self, doc: TextDocument, position: types.Position) -> tuple[Suggestion, int] | None:
+    async def suggest(
+        self, doc: TextDocument, position: types.Position
+    ) -> tuple[Suggestion, int] | None:
         """Run one completion for a cursor; returns the suggestion and the cursor offset."""
         settings = self.state.settings.completion
         if not settings.enabled or (doc.language_id or "") in settings.disabled_languages:
@@ -227,9 +230,7 @@ def register(server: AirgapServer) -> None:
         else:
             await pull_configuration(ls, reload=True)
 
-    @server.feature(
-        types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions()
-    )
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(
         ls: AirgapServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
@@ -284,6 +285,8 @@ def register(server: AirgapServer) -> None:
             ],
         )
 
+    register_actions(server)
+
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: AirgapServer, _params: Any) -> None:
         """Stop the model worker."""
@@ -297,9 +300,7 @@ async def pull_configuration(ls: AirgapServer, reload: bool) -> None:
     try:
         result = await asyncio.wait_for(
             ls.workspace_configuration_async(
-                types.ConfigurationParams(
-                    items=[types.ConfigurationItem(section=CONFIG_SECTION)]
-                )
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=CONFIG_SECTION)])
             ),
             timeout=5,
         )

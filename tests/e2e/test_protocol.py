@@ -43,7 +43,9 @@ async def client(lsp_client: LanguageClient, request):
 async def test_advertises_inline_completion_and_serves_it(client: LanguageClient):
     # (initialize_session's result is not kept by the fixture; ask again through a doc)
     open_doc(client, "file:///w/a.py", STUB)
-    result = await client.text_document_inline_completion_async(inline_params("file:///w/a.py", 2, 4))
+    result = await client.text_document_inline_completion_async(
+        inline_params("file:///w/a.py", 2, 4)
+    )
     items = items_of(result)
     assert len(items) == 1
     assert text_of(items[0]).startswith("return 42")
@@ -94,7 +96,9 @@ async def test_bad_input_gets_empty_results_and_the_server_keeps_serving(client:
     r = await client.text_document_inline_completion_async(inline_params("file:///w/e.py", 1, 4))
     assert len(items_of(r)) == 1
     # A 5 MB file.
-    big = ("x = 1  # padding padding padding padding padding padding padding\n" * 80_000)[:5_000_000]
+    big = ("x = 1  # padding padding padding padding padding padding padding\n" * 80_000)[
+        :5_000_000
+    ]
     open_doc(client, "file:///w/big.py", big + "def f():\n    ")
     lines = (big + "def f():\n    ").split("\n")
     r = await client.text_document_inline_completion_async(

@@ -50,7 +50,8 @@ async def test_humaneval_stub_gets_a_completion_that_parses(client: LanguageClie
         ast.parse(source)  # the function now parses
         tree = ast.parse(source)
         fn = next(
-            n for n in tree.body
+            n
+            for n in tree.body
             if isinstance(n, ast.FunctionDef) and n.name == by_id[task_id]["entry_point"]
         )
         # The body holds more than the docstring: real code was written.
@@ -79,7 +80,9 @@ async def broken_client(lsp_client: LanguageClient, tmp_path_factory):
 
 async def test_missing_then_corrupt_model_give_errors_not_crashes(broken_client: LanguageClient):
     open_doc(broken_client, "file:///w/x.py", "def f():\n    ")
-    r = await broken_client.text_document_inline_completion_async(inline_params("file:///w/x.py", 1, 4))
+    r = await broken_client.text_document_inline_completion_async(
+        inline_params("file:///w/x.py", 1, 4)
+    )
     assert items_of(r) == []
     messages = [m.message for m in broken_client.messages]
     assert any("cannot load the model" in m and MISSING in m for m in messages), messages
@@ -88,7 +91,9 @@ async def test_missing_then_corrupt_model_give_errors_not_crashes(broken_client:
     broken_client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"airgap": {"models": {"target": corrupt}}})
     )
-    r = await broken_client.text_document_inline_completion_async(inline_params("file:///w/x.py", 1, 4))
+    r = await broken_client.text_document_inline_completion_async(
+        inline_params("file:///w/x.py", 1, 4)
+    )
     assert items_of(r) == []
     messages = [m.message for m in broken_client.messages]
     assert any("could not load" in m and "corrupt.gguf" in m for m in messages), messages

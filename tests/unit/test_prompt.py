@@ -58,7 +58,9 @@ def test_tail_and_head_keep_everything_when_it_fits(vocab):
 def test_extra_files_use_the_repository_format_within_budget(vocab):
     ctl = vocab.control
     files = [("util.py", "def helper(x):\n    return x * 2\n"), ("big.py", CODE)]
-    p = fim_prompt(vocab, PromptInput("y = ", "", path="main.py", extra_files=files), Budget(64, 16, 120))
+    p = fim_prompt(
+        vocab, PromptInput("y = ", "", path="main.py", extra_files=files), Budget(64, 16, 120)
+    )
     assert p.tokens[0] == ctl.repo_name
     assert p.extra_tokens <= 120
     text = vocab.detokenize(p.tokens)
