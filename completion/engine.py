@@ -21,7 +21,7 @@ import numpy as np
 
 from completion.adaptive import CostModel
 from completion.drafting import NgramDrafter, check_draft_vocab
-from completion.runtime import Aborted, Context, Model
+from completion.runtime import Aborted, Context, Model, RuntimeError_
 from completion.sequences import SequenceCache, Slot, common_prefix
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class Engine:
                 dctx = Context(draft, n_ctx=n_ctx, n_seq=n_seq + 1, threads=threads)
                 self.dcache = SequenceCache(dctx, recurrent=draft.is_recurrent)
                 self.dcache.slots = self.dcache.slots[:n_seq]
-                self._draft_scratch = n_seq
+                self.draft_scratch = n_seq
             else:
                 self.draft_warning = (
                     f"draft model {draft.path.name} cannot draft for {target.path.name}: "
@@ -284,30 +284,45 @@ class _Loop:
         return behind * costs.draft_prompt_ms < remaining * (t1 - ms_per_token)
 
     def _model_drafts(self, k: int) -> list[int]:
-        """k greedy tokens of the draft model continuing the history."""
+        """k greedy tokens of the draft model continuing the history.
+
+        The draft's slot always holds exactly the history; drafting happens on a scratch copy
+        of it, so rejected drafts never need a rollback (which recurrent state could not do
+        after one-token steps) and the copy is simply dropped.
+        """
         cache = self.e.dcache
         assert cache is not None
-        if self.dslot is None:
-            t0 = time.monotonic()
-            prepared = cache.prepare(self.slot.key or "", self.history, abort=self.cancelled)
-            self.dslot = prepared.slot
-            self.stats.draft_prompt_tokens += prepared.evaluated
-            if prepared.evaluated >= 16:
-                ms = (time.monotonic() - t0) * 1000 / prepared.evaluated
-                self.e.costs.observe_draft_prompt(ms)
-        else:
-            keep = cache.truncate(self.dslot, common_prefix(self.dslot.tokens, self.history))
-            if keep == len(self.history):  # everything is there already: re-evaluate the last
-                keep = cache.truncate(self.dslot, keep - 1)
-            cache.extend(self.dslot, self.history[keep:], abort=self.cancelled)
-        dctx = cache.ctx
-        t0 = time.monotonic()
-        drafts = [_argmax(dctx.logits(-1))]
-        while len(drafts) < k:
-            cache.extend(self.dslot, [drafts[-1]], abort=self.cancelled)
-            drafts.append(_argmax(dctx.logits(-1)))
-        if k > 1:
-            self.e.costs.observe_draft((time.monotonic() - t0) * 1000 / (k - 1))
+        try:
+            if self.dslot is None:
+                t0 = time.monotonic()
+                prepared = cache.prepare(self.slot.key or "", self.history, abort=self.cancelled)
+                self.dslot = prepared.slot
+                self.stats.draft_prompt_tokens += prepared.evaluated
+                if prepared.evaluated >= 16:
+                    ms = (time.monotonic() - t0) * 1000 / prepared.evaluated
+                    self.e.costs.observe_draft_prompt(ms)
+            else:
+                keep = min(common_prefix(self.dslot.tokens, self.history), len(self.history) - 1)
+                keep = cache.truncate(self.dslot, keep)
+                cache.extend(self.dslot, self.history[keep:], abort=self.cancelled)
+            dctx = cache.ctx
+            drafts = [_argmax(dctx.logits(-1))]
+            if k > 1:
+                t0 = time.monotonic()
+                scratch = self.e.draft_scratch
+                dctx.seq_rm(scratch, -1, -1)
+                dctx.seq_cp(self.dslot.seq, scratch)
+                pos = len(self.history)
+                while len(drafts) < k:
+                    dctx.decode([drafts[-1]], pos, seq=scratch, abort=self.cancelled)
+                    pos += 1
+                    drafts.append(_argmax(dctx.logits(-1)))
+                dctx.seq_rm(scratch, -1, -1)
+                self.e.costs.observe_draft((time.monotonic() - t0) * 1000 / (k - 1))
+        except RuntimeError_ as exc:
+            log.warning("draft model failed (%s); continuing without it", exc)
+            self.use_model = False
+            return []
         self.stats.drafted_model += len(drafts)
         return drafts
 
@@ -323,12 +338,19 @@ class _Loop:
         preds: list[int] = []
         rows: list[np.ndarray] = []
         if self.o.verify_one_by_one:
-            for tok in batch:
+            # The same one-token decodes as plain greedy decoding. A transformer evaluates every
+            # drafted token and then rolls back the rejected ones (exercising rollback); a
+            # recurrent model can roll back only within its last piece, so it stops at the first
+            # rejected draft instead.
+            stop_early = self.e.target.is_recurrent
+            for i, tok in enumerate(batch):
                 cache.extend(self.slot, [tok], abort=self.cancelled)
                 row = ctx.logits(-1)
                 preds.append(_argmax(row))
                 if self.o.track_margins:
                     rows.append(row.copy())
+                if stop_early and i < len(drafts) and preds[-1] != drafts[i]:
+                    break
         else:
             cache.extend(self.slot, batch, abort=self.cancelled, logits="all")
             for i in range(len(batch)):
@@ -350,7 +372,8 @@ class _Loop:
             self.stats.drafted_ngram += len(drafts)
             self.stats.accepted_ngram += accepted
             self.e.costs.ngram.observe(len(drafts), accepted)
-        cache.rollback(self.slot, len(drafts) - accepted)
+        # Evaluated tokens beyond the accepted drafts and the verified one are forgotten.
+        cache.rollback(self.slot, len(preds) - accepted - 1)
         new = [*drafts[:accepted], preds[accepted]]
         for i, tok in enumerate(new):
             if rows:

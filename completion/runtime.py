@@ -211,6 +211,9 @@ class Context:
         threads: int = 0,
         n_rs_seq: int = 0,
     ) -> None:
+        if n_rs_seq > 0 and model.is_recurrent and n_batch <= n_rs_seq + 1:
+            # llama.cpp asserts (and aborts the process) on the first decode otherwise.
+            raise ValueError(f"n_batch ({n_batch}) must exceed n_rs_seq + 1 ({n_rs_seq + 1})")
         c = model._c
         self._c = c
         self.model = model
@@ -241,6 +244,8 @@ class Context:
         self._batch = c.llama_batch_init(n_batch, 0, 1)
         self.n_vocab = model.n_vocab
         self.evaluated_tokens = 0  # every token ever sent through decode (for tests/stats)
+        # Size of the last piece decoded per sequence: recurrent snapshots cover only it.
+        self._last_piece: dict[int, int] = {}
 
     def _on_abort(self, _data) -> bool:
         check = self._abort_check
@@ -291,10 +296,14 @@ class Context:
             if rc != 0:
                 raise RuntimeError_(f"llama_decode returned {rc}")
             self.evaluated_tokens += end - start
+            self._last_piece[seq] = end - start
             start = end
 
     def logits(self, i: int = -1) -> np.ndarray:
-        """Logits row i of the last decode call's final piece (-1 = its last output)."""
+        """Logits row i of the last decode call's final piece (-1 = its last output).
+
+        A view of llama.cpp's buffer: the next decode overwrites it; copy what must persist.
+        """
         ptr = self._c.llama_get_logits_ith(self._ptr, i)
         if not ptr:
             raise RuntimeError_(f"no logits for output {i}")
@@ -304,6 +313,22 @@ class Context:
         """Forget positions [p0, p1) of a sequence; False where the memory cannot do it
         (recurrent state cannot be cut back arbitrarily)."""
         return bool(self._c.llama_memory_seq_rm(self._mem, seq, p0, p1))
+
+    def rollback(self, seq: int, n: int, end: int) -> bool:
+        """Forget the last n tokens of a sequence whose last position is end - 1.
+
+        Recurrent state can only be taken back within the last decoded piece and within
+        n_rs_seq tokens; llama.cpp itself accepts some longer rollbacks and silently leaves a
+        wrong state, so they are refused here.
+        """
+        if n <= 0:
+            return True
+        if self.model.is_recurrent and (n >= self._last_piece.get(seq, 0) or n > self.n_rs_seq):
+            return False
+        ok = self.seq_rm(seq, end - n, -1)
+        if ok and self.model.is_recurrent:
+            self._last_piece[seq] = 0  # a rollback is single-use until the next decode
+        return ok
 
     def seq_cp(self, src: int, dst: int, p0: int = -1, p1: int = -1) -> None:
         self._c.llama_memory_seq_cp(self._mem, src, dst, p0, p1)

@@ -20,7 +20,7 @@ from completion.runtime import AbortCheck, Context, RuntimeError_
 log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 256
-MAX_CHECKPOINTS = 4
+MAX_CHECKPOINTS = 8
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -29,6 +29,17 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def _thin(checkpoints: list[tuple[int, bytes]]) -> None:
+    """Keep at most MAX_CHECKPOINTS, spread over the prompt: drop the one whose neighbours are
+    closest together, so edits anywhere (not only near the end) find a nearby checkpoint."""
+    while len(checkpoints) > MAX_CHECKPOINTS:
+        i = min(
+            range(1, len(checkpoints) - 1),
+            key=lambda k: checkpoints[k + 1][0] - checkpoints[k - 1][0],
+        )
+        del checkpoints[i]
 
 
 @dataclass(slots=True)
@@ -52,9 +63,12 @@ class SequenceCache:
     """Slots of one context; `prepare` leaves a slot holding exactly the prompt, with the last
     prompt token's logits ready."""
 
-    def __init__(self, ctx: Context, recurrent: bool = False) -> None:
+    def __init__(
+        self, ctx: Context, recurrent: bool = False, checkpoint_every: int = CHECKPOINT_EVERY
+    ) -> None:
         self.ctx = ctx
         self.recurrent = recurrent
+        self.checkpoint_every = checkpoint_every
         self.slots = [Slot(i) for i in range(ctx.n_seq)]
 
     def _choose(self, key: str, prompt: Sequence[int]) -> Slot:
@@ -88,9 +102,11 @@ class SequenceCache:
         # seq_rm; recurrent models restore a checkpoint instead.
         if not self.recurrent and self.ctx.seq_rm(slot.seq, n, -1):
             del slot.tokens[n:]
-            slot.checkpoints = [c for c in slot.checkpoints if c[0] <= n]
             return n
-        # Recurrent state: restore the latest checkpoint at or before n, else start over.
+        return self._restore(slot, n)
+
+    def _restore(self, slot: Slot, n: int) -> int:
+        """Rebuild a recurrent slot from its latest checkpoint at or before n (or from empty)."""
         usable = [c for c in slot.checkpoints if c[0] <= n]
         self.ctx.seq_rm(slot.seq, -1, -1)
         if usable:
@@ -128,13 +144,13 @@ class SequenceCache:
             start = 0
             while start < len(tokens):
                 pos = len(slot.tokens)
-                step = CHECKPOINT_EVERY - pos % CHECKPOINT_EVERY
+                step = self.checkpoint_every - pos % self.checkpoint_every
                 piece = tokens[start : start + step]
                 self._decode(slot, piece, abort, logits)
                 start += len(piece)
-                if len(slot.tokens) % CHECKPOINT_EVERY == 0 and start < len(tokens):
+                if len(slot.tokens) % self.checkpoint_every == 0 and start < len(tokens):
                     slot.checkpoints.append((len(slot.tokens), self.ctx.seq_state(slot.seq)))
-                    del slot.checkpoints[:-MAX_CHECKPOINTS]
+                    _thin(slot.checkpoints)
             return
         self._decode(slot, tokens, abort, logits)
 
@@ -164,15 +180,19 @@ class SequenceCache:
 
     def _resync(self, slot: Slot, pos: int) -> None:
         """After a failed or aborted decode, make the slot's memory match slot.tokens again."""
-        if self.ctx.seq_pos_max(slot.seq) + 1 > pos and not self.ctx.seq_rm(slot.seq, pos, -1):
-            self.drop(slot)
+        del slot.tokens[pos:]
+        if self.ctx.seq_pos_max(slot.seq) + 1 <= pos:
+            return
+        if not self.recurrent and self.ctx.seq_rm(slot.seq, pos, -1):
+            return
+        self._restore(slot, pos)
 
     def rollback(self, slot: Slot, n: int) -> None:
         """Forget the last n tokens right after a verification batch (rejected drafts)."""
         if n <= 0:
             return
         keep = len(slot.tokens) - n
-        if not self.ctx.seq_rm(slot.seq, keep, -1):
+        if not self.ctx.rollback(slot.seq, n, len(slot.tokens)):
             raise RuntimeError_(
                 f"could not roll back {n} tokens (recurrent snapshots: {self.ctx.n_rs_seq})"
             )

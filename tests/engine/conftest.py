@@ -1,0 +1,51 @@
+"""Engine tests reuse the synthetic models and add a plain greedy reference decoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from completion.runtime import Context, Model
+from tests.synthetic.conftest import (  # noqa: F401  (fixtures)
+    synthetic_models,
+    synthetic_other_vocab,
+    synthetic_qwen2_pair,
+    synthetic_qwen35_pair,
+)
+
+
+def greedy_reference(
+    model: Model, prompt: Sequence[int], n: int, n_ctx: int = 2048
+) -> tuple[list[int], list[float]]:
+    """Plain greedy decoding, one token per decode, in a fresh context: the ground truth.
+    Returns the tokens and the top-2 logit margin at each step."""
+    ctx = Context(model, n_ctx=n_ctx, n_seq=1)
+    ctx.decode(list(prompt), 0)
+    out: list[int] = []
+    margins: list[float] = []
+    pos = len(prompt)
+    for _ in range(n):
+        row = ctx.logits(-1)
+        top2 = np.partition(row, -2)[-2:]
+        margins.append(float(abs(top2[1] - top2[0])))
+        tok = int(np.argmax(row))
+        if model.is_eog(tok):
+            break
+        out.append(tok)
+        ctx.decode([tok], pos)
+        pos += 1
+    ctx.close()
+    return out, margins
+
+
+def first_divergence(a: Sequence[int], b: Sequence[int]) -> int | None:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def load(path: Path) -> Model:
+    return Model(path)

@@ -1,0 +1,187 @@
+"""Speculative decoding on tiny random-weight qwen2 (transformer) and qwen35 (hybrid) pairs.
+
+The reference is plain greedy decoding in a fresh context. With one-token verification the
+engine must reproduce it token for token, through many accepted and rejected drafts and
+through prompts that change in the middle (recurrent state restored from checkpoints); at full
+speed it may only diverge where the reference's top-2 logits nearly tie.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from completion.engine import DecodeOptions, Engine
+from completion.runtime import Model
+from tests.engine.conftest import first_divergence, greedy_reference
+
+NEAR_TIE = 0.25  # logits
+
+PROMPTS = (
+    "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n",
+    "class Cache:\n    def __init__(self):\n        self.items = {}\n\n    def get(self, key):\n",
+    "import os\n\ndef read_config(path):\n    with open(path) as f:\n",
+    "def count_words(text):\n    counts = {}\n    for word in text.split():\n",
+)
+
+
+@pytest.fixture(scope="module", params=["qwen2", "qwen35"])
+def pair(request, synthetic_qwen2_pair, synthetic_qwen35_pair):
+    paths = synthetic_qwen2_pair if request.param == "qwen2" else synthetic_qwen35_pair
+    target, draft = Model(paths[0]), Model(paths[1])
+    return request.param, target, draft
+
+
+def make_engine(target: Model, draft: Model | None, draft_max: int = 6) -> Engine:
+    engine = Engine(target, draft, n_ctx=2048, n_seq=3, draft_max=draft_max)
+    engine.tcache.checkpoint_every = 16
+    if engine.dcache:
+        engine.dcache.checkpoint_every = 16
+    return engine
+
+
+def test_pair_is_what_it_claims(pair):
+    arch, target, draft = pair
+    assert target.arch == draft.arch == arch
+    assert target.is_recurrent == (arch == "qwen35")
+
+
+def test_one_token_verification_equals_plain_greedy(pair):
+    arch, target, draft = pair
+    engine = make_engine(target, draft)
+    drafted = accepted = 0
+    for i, text in enumerate(PROMPTS):
+        prompt = target.tokenize(text)
+        ref, _ = greedy_reference(target, prompt, 60)
+        result = engine.generate(
+            f"doc{i}",
+            prompt,
+            DecodeOptions(max_tokens=60, drafting="model", verify_one_by_one=True),
+        )
+        assert result.tokens == ref, (arch, i, first_divergence(result.tokens, ref))
+        drafted += result.stats.drafted_model
+        accepted += result.stats.accepted_model
+    # Many drafts were accepted and many rejected: both paths were exercised.
+    assert accepted >= 20 and drafted - accepted >= 20, (drafted, accepted)
+
+
+def test_full_speed_equals_plain_up_to_near_ties(pair):
+    arch, target, draft = pair
+    engine = make_engine(target, draft)
+    report = []
+    for i, text in enumerate(PROMPTS):
+        prompt = target.tokenize(text)
+        ref, margins = greedy_reference(target, prompt, 60)
+        result = engine.generate(f"doc{i}", prompt, DecodeOptions(max_tokens=60, drafting="model"))
+        j = first_divergence(result.tokens, ref)
+        if j is not None:
+            assert j < len(margins) and margins[j] < NEAR_TIE, (arch, i, j, margins[j])
+            report.append((i, j, round(margins[j], 4)))
+        assert result.stats.tokens_per_step > 1.0
+    print(f"{arch}: divergences at near-ties (prompt, index, margin): {report}")
+
+
+def test_prompt_changes_in_the_middle_reuse_state_and_stay_exact(pair):
+    arch, target, draft = pair
+    engine = make_engine(target, draft)
+    base = PROMPTS[0] + PROMPTS[1] + PROMPTS[2]
+    edits = [
+        base,
+        base.replace("return n", "return n * 2"),  # an edit in the middle
+        base.replace("return n", "return n * 2") + "        line = f.readline()\n",  # typing on
+        base[: len(base) // 2],  # a large deletion
+        base,  # back to the start
+    ]
+    reused = []
+    for text in edits:
+        prompt = target.tokenize(text)
+        ref, _ = greedy_reference(target, prompt, 30)
+        result = engine.generate(
+            "same-doc",
+            prompt,
+            DecodeOptions(max_tokens=30, drafting="model", verify_one_by_one=True),
+        )
+        assert result.tokens == ref, (arch, first_divergence(result.tokens, ref))
+        reused.append(result.stats.reused_tokens)
+    assert reused[0] == 0 and all(r > 0 for r in reused[1:]), reused
+
+
+def test_ngram_drafting_equals_plain_greedy(pair):
+    arch, target, _ = pair
+    engine = make_engine(target, None)
+    drafted = 0
+    for i, text in enumerate(PROMPTS):
+        # The model's own continuation, seen before, is what n-gram drafting can copy.
+        prompt = target.tokenize(text)
+        ref, _ = greedy_reference(target, prompt, 40)
+        lookup = tuple(ref)
+        result = engine.generate(
+            f"n{i}",
+            prompt,
+            DecodeOptions(
+                max_tokens=40, drafting="ngram", verify_one_by_one=True, ngram_sources=(lookup,)
+            ),
+        )
+        assert result.tokens == ref, (arch, i)
+        drafted += result.stats.drafted_ngram
+        fast = make_engine(target, None).generate(
+            f"f{i}", prompt, DecodeOptions(max_tokens=40, drafting="ngram", ngram_sources=(lookup,))
+        )
+        j = first_divergence(fast.tokens, ref)
+        assert j is None or greedy_reference(target, prompt, j + 1)[1][j] < NEAR_TIE
+    assert drafted >= 40
+
+
+def test_cancellation_stops_within_one_step(pair):
+    _, target, draft = pair
+    engine = make_engine(target, draft)
+    prompt = target.tokenize(PROMPTS[1])
+    flag = {"set": False, "at": 0}
+    count = {"n": 0}
+
+    def stop(text: str) -> int | None:
+        count["n"] += 1
+        if count["n"] == 8 and not flag["set"]:
+            flag["set"], flag["at"] = True, count["n"]
+        return None
+
+    result = engine.generate(
+        "c", prompt, DecodeOptions(max_tokens=60, drafting="model"), stop, lambda: flag["set"]
+    )
+    assert result.stop_reason == "cancelled"
+    # Tokens already verified in the step that saw the cancel are kept; no new step starts.
+    assert result.stats.generated - flag["at"] <= engine.draft_max + 1
+    assert result.stats.generated < 60
+
+
+def test_incompatible_draft_falls_back_to_plain_decoding(
+    synthetic_qwen2_pair, synthetic_other_vocab
+):
+    target = Model(synthetic_qwen2_pair[0])
+    other = Model(synthetic_other_vocab)
+    engine = Engine(target, other, n_ctx=1024, n_seq=1)
+    assert engine.draft is None and engine.dcache is None
+    assert "cannot draft" in engine.draft_warning
+    prompt = target.tokenize(PROMPTS[0])
+    ref, _ = greedy_reference(target, prompt, 20)
+    result = engine.generate("x", prompt, DecodeOptions(max_tokens=20, drafting="model"))
+    assert result.tokens == ref
+    assert result.stats.drafted_model == 0
+
+
+def test_prefix_reuse_evaluates_only_the_changed_tail(synthetic_qwen2_pair):
+    target = Model(synthetic_qwen2_pair[0])
+    engine = make_engine(target, None)
+    a = target.tokenize(PROMPTS[0] + PROMPTS[1] + PROMPTS[2])
+    b = a[:-7] + target.tokenize("    x = 1\n")
+    engine.generate("d", a, DecodeOptions(max_tokens=1, drafting="none"))
+    before = engine.tctx.evaluated_tokens
+    result = engine.generate("d", b, DecodeOptions(max_tokens=1, drafting="none"))
+    common = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+    assert result.stats.reused_tokens == common
+    assert engine.tctx.evaluated_tokens - before == len(b) - common
+    # Another document does not evict the first one's cached prefix.
+    engine.generate("other", target.tokenize(PROMPTS[3]), DecodeOptions(max_tokens=1))
+    before = engine.tctx.evaluated_tokens
+    again = engine.generate("d", b, DecodeOptions(max_tokens=1, drafting="none"))
+    assert again.stats.reused_tokens == len(b) - 1
+    assert engine.tctx.evaluated_tokens - before == 1
