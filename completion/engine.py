@@ -92,7 +92,8 @@ class Engine:
     ) -> None:
         self.target = target
         rs = draft_max + 1 if target.is_recurrent else 0
-        self.tctx = Context(target, n_ctx=n_ctx, n_seq=n_seq, threads=threads, n_rs_seq=rs)
+        # n_ctx is per cached document; each sequence gets its own KV stream of that size.
+        self.tctx = Context(target, n_ctx=n_ctx * n_seq, n_seq=n_seq, threads=threads, n_rs_seq=rs)
         self.tcache = SequenceCache(self.tctx, recurrent=target.is_recurrent)
         self.draft: Model | None = None
         self.dcache: SequenceCache | None = None
@@ -102,7 +103,7 @@ class Engine:
             if check.compatible:
                 self.draft = draft
                 # One extra sequence is scratch space for drafting from recurrent models.
-                dctx = Context(draft, n_ctx=n_ctx, n_seq=n_seq + 1, threads=threads)
+                dctx = Context(draft, n_ctx=n_ctx * (n_seq + 1), n_seq=n_seq + 1, threads=threads)
                 self.dcache = SequenceCache(dctx, recurrent=draft.is_recurrent)
                 self.dcache.slots = self.dcache.slots[:n_seq]
                 self.draft_scratch = n_seq

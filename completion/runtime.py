@@ -227,8 +227,10 @@ class Context:
         params.n_threads = threads
         params.n_threads_batch = threads
         params.no_perf = True
-        # One KV buffer shared by all sequences: a sequence may then use the whole context.
-        params.kv_unified = True
+        # A KV stream per sequence: attention then spans only the sequence's own cells (not
+        # every cached document's), and a sequence's cell layout, hence its last-bit numerics,
+        # does not depend on what other sequences hold.
+        params.kv_unified = False
         self._abort_check: AbortCheck | None = None
         self._abort_cb = c.ggml_abort_callback(self._on_abort)
         params.abort_callback = self._abort_cb
@@ -236,7 +238,7 @@ class Context:
         self._ptr = c.llama_init_from_model(model._ptr, params)
         if not self._ptr:
             raise RuntimeError_(f"llama.cpp could not create a context (n_ctx={n_ctx})")
-        self.n_ctx = int(c.llama_n_ctx(self._ptr))
+        self.n_ctx = int(c.llama_n_ctx(self._ptr))  # in all; each sequence has n_ctx / n_seq
         self.n_batch = n_batch
         self.n_seq = n_seq
         self.n_rs_seq = int(c.llama_n_rs_seq(self._ptr))

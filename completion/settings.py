@@ -18,7 +18,7 @@ DRAFTING_MODES = ("auto", "model", "ngram", "none")
 class ModelSettings:
     target: str = DEFAULT_TARGET
     draft: str = DEFAULT_DRAFT  # "" disables the draft model
-    context_size: int = 8192
+    context_size: int = 4096  # tokens per cached document
     gpu_layers: int = 0
     threads: int = 0  # 0 = all cores
     cached_documents: int = 4  # llama.cpp sequences kept for prefix reuse

@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     def model_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", help="target model: registry name or GGUF path")
         p.add_argument("--draft", help="draft model (name or path; '' for none)")
-        p.add_argument("--context-size", type=int, default=8192)
+        p.add_argument("--context-size", type=int, default=4096, help="tokens per document")
         p.add_argument("--threads", type=int, default=0)
         p.add_argument("--drafting", default="auto", choices=["auto", "model", "ngram", "none"])
         p.add_argument("--max-tokens", type=int, default=128)
