@@ -53,6 +53,7 @@ class Suggestion:
     drafted: int = 0
     accepted: int = 0
     stats: dict[str, float] = field(default_factory=dict)
+    source: str = "model"  # "model", "typed-ahead" or "prefetch"
 
 
 class Backend(Protocol):
@@ -123,6 +124,8 @@ class Completer:
         )
         result = self.engine.generate(request.key, prompt.tokens, options, stop, cancelled)
         raw = strip_code_fence(result.text) if chat else result.text
+        if result.stop_reason == "budget" and shape.multiline and "\n" in raw:
+            raw = raw[: raw.rindex("\n")]  # out of time: keep the complete lines only
         text = finalize(raw, prompt.suffix_text, shape)
         st = result.stats
         total = (time.monotonic() - t0) * 1000
@@ -154,5 +157,9 @@ class Completer:
                 "steps": st.steps,
                 "tokens_per_step": st.tokens_per_step,
                 "draft_prompt_tokens": st.draft_prompt_tokens,
+                "drafted_model": st.drafted_model,
+                "accepted_model": st.accepted_model,
+                "drafted_ngram": st.drafted_ngram,
+                "accepted_ngram": st.accepted_ngram,
             },
         )

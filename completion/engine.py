@@ -36,7 +36,9 @@ class DecodeOptions:
     max_prompt_ms: float | None = None
     max_predict_ms: float | None = None
     drafting: str = "auto"  # auto | model | ngram | none
-    draft_max: int = 8
+    draft_max: int = 8  # draft-model tokens per step at most
+    ngram_max: int = 32  # n-gram tokens per step at most (copying is long and free to draft)
+    draft_p_min: float = 0.6  # stop drafting when the draft model's top token is less sure
     verify_one_by_one: bool = False  # debug switch: bit-exact verification
     track_margins: bool = False
     near_tie_margin: float = 0.1  # logits; a top-2 gap below this is a near-tie
@@ -164,6 +166,12 @@ def _argmax(row: np.ndarray) -> int:
     return int(np.argmax(row))
 
 
+def _confidence(row: np.ndarray) -> float:
+    """Softmax probability of the top token."""
+    top = float(row.max())
+    return 1.0 / float(np.exp(row - top).sum())
+
+
 def _margin(row: np.ndarray) -> float:
     top2 = np.partition(row, -2)[-2:]
     return float(abs(top2[1] - top2[0]))
@@ -251,12 +259,12 @@ class _Loop:
 
     def _drafts(self) -> tuple[str, list[int]]:
         room = self.o.max_tokens - len(self.out)
-        k_max = min(self.e.draft_max, room)
-        if k_max <= 0:
+        k_max = min(self.e.draft_max, self.o.draft_max, room)
+        if room <= 0:
             return "none", []
         costs = self.e.costs
         if self.use_ngram:
-            proposal = self.ngram.propose(self.history, k_max)
+            proposal = self.ngram.propose(self.history, min(self.o.ngram_max, room))
             n = len(proposal) if self.o.verify_one_by_one else costs.ngram_pays(len(proposal))
             if n > 0:
                 return "ngram", proposal[:n]
@@ -308,7 +316,7 @@ class _Loop:
                 cache.extend(self.dslot, self.history[keep:], abort=self.cancelled)
             dctx = cache.ctx
             drafts = [_argmax(dctx.logits(-1))]
-            if k > 1:
+            if k > 1 and _confidence(dctx.logits(-1)) >= self.o.draft_p_min:
                 t0 = time.monotonic()
                 scratch = self.e.draft_scratch
                 dctx.seq_rm(scratch, -1, -1)
@@ -317,9 +325,14 @@ class _Loop:
                 while len(drafts) < k:
                     dctx.decode([drafts[-1]], pos, seq=scratch, abort=self.cancelled)
                     pos += 1
-                    drafts.append(_argmax(dctx.logits(-1)))
+                    row = dctx.logits(-1)
+                    drafts.append(_argmax(row))
+                    if _confidence(row) < self.o.draft_p_min:
+                        break
                 dctx.seq_rm(scratch, -1, -1)
-                self.e.costs.observe_draft((time.monotonic() - t0) * 1000 / (k - 1))
+                if len(drafts) > 1:
+                    ms = (time.monotonic() - t0) * 1000 / (len(drafts) - 1)
+                    self.e.costs.observe_draft(ms)
         except RuntimeError_ as exc:
             log.warning("draft model failed (%s); continuing without it", exc)
             self.use_model = False

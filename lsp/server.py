@@ -21,8 +21,9 @@ from pygls.workspace import TextDocument
 
 from completion.backend import BackendError, Loaded, load_backend
 from completion.completer import Backend, CompletionRequest, Suggestion
+from completion.session import CompletionSession
 from completion.settings import Settings
-from completion.worker import INTERACTIVE, Cancelled, CancelToken, ModelWorker
+from completion.worker import INTERACTIVE, ModelWorker
 from lsp import __version__
 from lsp.actions import register_actions
 from lsp.options import parse_settings
@@ -30,6 +31,7 @@ from lsp.options import parse_settings
 log = logging.getLogger(__name__)
 
 STATUS = "airgap/status"
+STATS = "airgap/stats"
 CONFIG_SECTION = "airgap"
 
 
@@ -48,6 +50,7 @@ class AirgapServer(LanguageServer):
         super().__init__("airgap-lsp", __version__)
         self.state = State(settings or Settings())
         self.worker = ModelWorker()
+        self.session = CompletionSession(self.worker)
         self.loading_started = asyncio.Event()
 
     # -- helpers used by the handlers -----------------------------------------------------
@@ -70,6 +73,7 @@ class AirgapServer(LanguageServer):
                 "tokensPerSecond": round(last.tokens_per_second, 2),
                 "drafted": last.drafted,
                 "accepted": last.accepted,
+                "source": last.source,
             }
         self.protocol.notify(STATUS, params)
 
@@ -169,18 +173,8 @@ class AirgapServer(LanguageServer):
                 if uri != doc.uri and d.language_id == doc.language_id
             )[:4],
         )
-        token = CancelToken()
         t0 = time.monotonic()
-        future, _ = self.worker.submit(
-            lambda tok: backend.complete(request, tok), key=doc.uri, token=token
-        )
-        try:
-            suggestion = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            token.cancel("client cancelled")
-            raise
-        except Cancelled:
-            return None
+        suggestion = await self.session.suggest(backend, request)
         if suggestion is None:
             return None
         self.state.last_latency_ms = round((time.monotonic() - t0) * 1000, 1)
@@ -284,6 +278,16 @@ def register(server: AirgapServer) -> None:
                 )
             ],
         )
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> None:
+        """Forget the document's cached suggestions."""
+        ls.session.forget(params.text_document.uri)
+
+    @server.feature(STATS)
+    def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:
+        """Counters since start (requests, cache hits, cancellations, tokens...)."""
+        return dict(ls.session.stats)
 
     register_actions(server)
 

@@ -185,3 +185,19 @@ def test_prefix_reuse_evaluates_only_the_changed_tail(synthetic_qwen2_pair):
     again = engine.generate("d", b, DecodeOptions(max_tokens=1, drafting="none"))
     assert again.stats.reused_tokens == len(b) - 1
     assert engine.tctx.evaluated_tokens - before == 1
+
+
+def test_time_budgets_hold(synthetic_qwen2_pair):
+    target = Model(synthetic_qwen2_pair[0])
+    engine = make_engine(target, None)
+    prompt = target.tokenize(PROMPTS[0] * 4)
+    result = engine.generate("b", prompt, DecodeOptions(max_tokens=60, max_predict_ms=0.001))
+    assert result.stop_reason == "budget"
+    assert 1 <= result.stats.generated < 60  # a partial output is returned
+    cold = make_engine(target, None)
+    result = cold.generate("p", prompt, DecodeOptions(max_prompt_ms=0.001))
+    assert result.stop_reason == "prompt_budget" and result.tokens == []
+    # The budget left the slot consistent: the next request completes normally and exactly.
+    ref, _ = greedy_reference(target, prompt, 10)
+    again = cold.generate("p", prompt, DecodeOptions(max_tokens=10, drafting="none"))
+    assert again.tokens == ref

@@ -1,0 +1,143 @@
+"""The interactive layer between editor requests and the model worker.
+
+Owns what makes completions feel instant: suggestions served from memory when the user types
+into the one shown (typed-ahead) or when a background prefetch already computed the next one;
+prefetching the continuation after a served suggestion at low priority, dropped when the user
+goes elsewhere; supersession of an older request for the same document; and the counters that
+the latency suite reads. Runs on the server's event loop; the model only runs on the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from completion.completer import Backend, CompletionRequest, Suggestion, line_around
+from completion.suggestions import Hit, SuggestionCache
+from completion.worker import INTERACTIVE, PREFETCH, Cancelled, CancelToken, ModelWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Prefetch:
+    prefix: str
+    line_suffix: str
+    future: asyncio.Future[Suggestion | None]
+    token: CancelToken
+
+
+class CompletionSession:
+    def __init__(self, worker: ModelWorker, prefetch: bool = True) -> None:
+        self.worker = worker
+        self.cache = SuggestionCache()
+        self.prefetch_enabled = prefetch
+        self._prefetches: dict[str, _Prefetch] = {}
+        self.stats: Counter[str] = Counter()
+
+    async def suggest(self, backend: Backend, request: CompletionRequest) -> Suggestion | None:
+        """A suggestion for the request, from memory when possible, else from the model."""
+        self.stats["requests"] += 1
+        prefix = request.text[: request.offset]
+        _, line_suffix = line_around(request.text, request.offset)
+        hit = self.cache.get(request.key, prefix, line_suffix)
+        if hit is None:
+            hit = await self._await_matching_prefetch(request.key, prefix, line_suffix)
+        if hit is not None:
+            self.stats["typedAheadHits" if hit.source == "model" else "prefetchHits"] += 1
+            self.stats["served"] += 1
+            source = "typed-ahead" if hit.source == "model" else "prefetch"
+            return Suggestion(hit.text, "\n" in hit.text, "cache", source=source)
+        self._drop_prefetch(request.key)
+        token = CancelToken()
+        future, _ = self.worker.submit(
+            lambda tok: backend.complete(request, tok),
+            priority=INTERACTIVE,
+            key=request.key,
+            token=token,
+        )
+        self.stats["modelRuns"] += 1
+        try:
+            suggestion: Suggestion | None = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            token.cancel("client cancelled")
+            self.stats["cancelled"] += 1
+            raise
+        except Cancelled:
+            self.stats["superseded" if token.reason == "superseded" else "cancelled"] += 1
+            return None
+        if token.cancelled:
+            self.stats["superseded" if token.reason == "superseded" else "cancelled"] += 1
+            return None
+        if suggestion is None:
+            self.stats["empty"] += 1
+            return None
+        self.stats["served"] += 1
+        self.stats["generatedTokens"] += suggestion.generated_tokens
+        self.stats["predictMs"] += round(suggestion.predict_ms)
+        self.stats["drafted"] += suggestion.drafted
+        self.stats["accepted"] += suggestion.accepted
+        self.cache.put(request.key, prefix, line_suffix, suggestion.text, "model")
+        if self.prefetch_enabled:
+            self._start_prefetch(backend, request, suggestion)
+        return suggestion
+
+    def _start_prefetch(
+        self, backend: Backend, request: CompletionRequest, suggestion: Suggestion
+    ) -> None:
+        """Compute, at low priority, the suggestion for the position after accepting this one."""
+        text = request.text[: request.offset] + suggestion.text + request.text[request.offset :]
+        offset = request.offset + len(suggestion.text)
+        ahead = dataclasses.replace(request, text=text, offset=offset, multiline=None)
+        prefix = text[:offset]
+        _, line_suffix = line_around(text, offset)
+        token = CancelToken()
+        future, _ = self.worker.submit(
+            lambda tok: backend.complete(ahead, tok),
+            priority=PREFETCH,
+            key=f"prefetch:{request.key}",
+            token=token,
+        )
+        wrapped: asyncio.Future[Suggestion | None] = asyncio.wrap_future(future)
+        self._prefetches[request.key] = _Prefetch(prefix, line_suffix, wrapped, token)
+        self.stats["prefetchStarted"] += 1
+
+        def store(done: asyncio.Future[Suggestion | None], key: str = request.key) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            result = done.result()
+            if result is not None and not token.cancelled:
+                self.cache.put(key, prefix, line_suffix, result.text, "prefetch")
+
+        wrapped.add_done_callback(store)
+
+    async def _await_matching_prefetch(self, key: str, prefix: str, line_suffix: str) -> Hit | None:
+        """If the prefetch in flight is for exactly this position, wait for it instead of
+        starting over (the user accepted the suggestion it continues)."""
+        pending = self._prefetches.get(key)
+        if pending is None or pending.prefix != prefix or pending.line_suffix != line_suffix:
+            return None
+        try:
+            await asyncio.shield(pending.future)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the client cancelled this request, not the prefetch
+            return None
+        except Exception:  # the prefetch was cancelled or failed: compute afresh
+            return None
+        return self.cache.get(key, prefix, line_suffix)
+
+    def _drop_prefetch(self, key: str) -> None:
+        pending = self._prefetches.pop(key, None)
+        if pending is not None and not pending.future.done():
+            pending.token.cancel("user moved on")
+            self.stats["prefetchDropped"] += 1
+
+    def forget(self, key: str) -> None:
+        """A document closed: its suggestions and prefetch go."""
+        self._drop_prefetch(key)
+        self.cache.forget(key)

@@ -1,0 +1,115 @@
+"""The interactive layer: typed-ahead reuse, prefetch, supersession, on a counting backend."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from completion.completer import CompletionRequest, Suggestion
+from completion.session import CompletionSession
+from completion.worker import ModelWorker
+
+TEXT = "def area(r):\n    return \n"
+CURSOR = TEXT.index("return ") + len("return ")
+
+
+class CountingBackend:
+    """Answers after `delay` seconds, polling cancellation like the decode loop does."""
+
+    description = "counting"
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.calls: list[CompletionRequest] = []
+        self.stopped_early = 0
+        self.lock = threading.Lock()
+
+    def complete(self, request: CompletionRequest, cancelled) -> Suggestion | None:  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.calls.append(request)
+        end = time.monotonic() + self.delay
+        while time.monotonic() < end:
+            if cancelled():
+                self.stopped_early += 1
+                return None
+            time.sleep(0.002)
+        text = "3.14 * r * r" if request.offset == CURSOR else "  # next"
+        return Suggestion(text, False, "eog", generated_tokens=5)
+
+
+def request(text: str = TEXT, offset: int = CURSOR) -> CompletionRequest:
+    return CompletionRequest(key="a.py", text=text, offset=offset)
+
+
+@pytest.fixture
+def worker():
+    w = ModelWorker()
+    yield w
+    w.close()
+
+
+async def test_typed_ahead_is_served_without_a_model_call(worker):
+    backend = CountingBackend()
+    session = CompletionSession(worker, prefetch=False)
+    first = await session.suggest(backend, request())
+    assert first is not None and first.text == "3.14 * r * r" and first.source == "model"
+    typed = TEXT[:CURSOR] + "3.1" + TEXT[CURSOR:]
+    second = await session.suggest(backend, request(typed, CURSOR + 3))
+    assert second is not None and second.text == "4 * r * r" and second.source == "typed-ahead"
+    assert len(backend.calls) == 1
+    assert session.stats["typedAheadHits"] == 1 and session.stats["modelRuns"] == 1
+
+
+async def test_prefetch_serves_the_position_after_accepting(worker):
+    backend = CountingBackend()
+    session = CompletionSession(worker)
+    first = await session.suggest(backend, request())
+    assert first is not None
+    accepted = TEXT[:CURSOR] + first.text + TEXT[CURSOR:]
+    offset = CURSOR + len(first.text)
+    nxt = await session.suggest(backend, request(accepted, offset))
+    assert nxt is not None and nxt.text == "  # next" and nxt.source == "prefetch"
+    # Two model calls in all: the first suggestion and the prefetch; none for the request.
+    assert len(backend.calls) == 2 and backend.calls[1].offset == offset
+    assert session.stats["prefetchHits"] == 1
+
+
+async def test_prefetch_is_dropped_when_the_cursor_moves_away(worker):
+    backend = CountingBackend(delay=0.5)
+    session = CompletionSession(worker)
+    assert await session.suggest(backend, request()) is not None  # starts a slow prefetch
+    await asyncio.sleep(0.05)
+    elsewhere = await session.suggest(backend, request(TEXT, 3))
+    assert elsewhere is not None
+    assert session.stats["prefetchDropped"] == 1
+    assert backend.stopped_early >= 1  # the prefetch's decode stopped
+
+
+async def test_superseded_request_is_cancelled_and_stops(worker):
+    backend = CountingBackend(delay=0.5)
+    session = CompletionSession(worker, prefetch=False)
+    older = asyncio.ensure_future(session.suggest(backend, request()))
+    await asyncio.sleep(0.05)
+    newer = await session.suggest(backend, request(TEXT, 5))
+    assert newer is not None
+    assert await older is None
+    assert session.stats["superseded"] == 1
+    assert backend.stopped_early == 1
+
+
+async def test_client_cancel_reaches_the_running_job(worker):
+    backend = CountingBackend(delay=1.0)
+    session = CompletionSession(worker, prefetch=False)
+    task = asyncio.ensure_future(session.suggest(backend, request()))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):
+        if backend.stopped_early:
+            break
+        await asyncio.sleep(0.01)
+    assert backend.stopped_early == 1 and session.stats["cancelled"] == 1
