@@ -126,10 +126,11 @@ async def test_newer_request_supersedes_and_cancel_is_honoured(client: LanguageC
     # $/cancelRequest with the request's id: the server answers RequestCancelled (or an empty
     # result if the cancel arrived after the model had finished) and keeps serving.
     msg_id = f"cancel-me-{id(client)}"
+    open_doc(client, "file:///w/s2.py", "def mul(a, b):\n    ")  # nothing cached here yet
     pending = asyncio.ensure_future(
         client.protocol.send_request_async(
             types.TEXT_DOCUMENT_INLINE_COMPLETION,
-            inline_params("file:///w/s.py", 2, 4),
+            inline_params("file:///w/s2.py", 1, 4),
             msg_id=msg_id,
         )
     )
