@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from completion.code_context import ContextProvider
 from completion.completer import Cancelled, Completer, CompletionRequest, Suggestion, line_around
 from completion.engine import Engine
 from completion.models import ModelError, resolve
@@ -39,7 +40,9 @@ def fake_requested() -> bool:
     return os.environ.get("AIRGAP_LSP_FAKE_BACKEND", "") not in ("", "0")
 
 
-def load_backend(settings: Settings, report: Report | None = None) -> Loaded:
+def load_backend(
+    settings: Settings, report: Report | None = None, context: ContextProvider | None = None
+) -> Loaded:
     """Load the configured models (slow: seconds) and return a ready backend."""
     say = report or (lambda _m, _p: None)
     t0 = time.monotonic()
@@ -77,7 +80,8 @@ def load_backend(settings: Settings, report: Report | None = None) -> Loaded:
     if engine.draft_warning:
         warnings.append(engine.draft_warning)
     say("ready", 100)
-    return Loaded(Completer(engine, settings.completion), time.monotonic() - t0, warnings)
+    completer = Completer(engine, settings.completion, context)
+    return Loaded(completer, time.monotonic() - t0, warnings)
 
 
 class FakeBackend:

@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from completion.code_context import ContextProvider
 from completion.engine import DecodeOptions, Engine
 from completion.postprocess import Shape, decide_shape, finalize, stop_index, strip_code_fence
 from completion.prompt import Budget, PromptInput, fim_prompt
 from completion.settings import CompletionSettings
+from context import CompletionMode, completion_mode, language_for, shape_completion
 
 log = logging.getLogger(__name__)
 
@@ -71,36 +73,80 @@ def line_around(text: str, offset: int) -> tuple[str, str]:
 
 
 class Completer:
-    """The real backend: prompt building, the engine, post-processing."""
+    """The real backend: code context, prompt building, the engine, post-processing."""
 
-    def __init__(self, engine: Engine, settings: CompletionSettings) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: CompletionSettings,
+        context: ContextProvider | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.context = context
         self.model = engine.target
         self.description = f"{self.model.name} ({self.model.path.name})" + (
             f" + draft {engine.draft.path.name}" if engine.draft else ""
         )
 
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenize(text))
+
+    def _prompt_input(self, request: CompletionRequest, offset: int) -> tuple[PromptInput, Budget]:
+        """The prompt's parts: from the code context when there is one, else the raw text."""
+        s = self.settings
+        budget = Budget(s.prefix_tokens, s.suffix_tokens, s.extra_context_tokens)
+        if self.context is None or not s.use_context:
+            return (
+                PromptInput(
+                    prefix=request.text[:offset],
+                    suffix=request.text[offset:],
+                    path=request.path,
+                    extra_files=request.extra_files,
+                    language=request.language,
+                ),
+                budget,
+            )
+        total = s.prefix_tokens + s.suffix_tokens + s.extra_context_tokens
+        ctx = self.context.collect(
+            request.key,
+            request.text,
+            offset,
+            request.path,
+            request.language,
+            self.count_tokens,
+            total,
+            file_overhead_tokens=1,
+        )
+        files = [*request.extra_files, *((f.path, f.text) for f in ctx.files)]
+        # The context already fits the budget; the prompt builder only adds control tokens.
+        return (
+            PromptInput(ctx.prefix, ctx.suffix, request.path, files, request.language),
+            Budget(total, total, total),
+        )
+
+    def _shape(self, request: CompletionRequest, offset: int, line_prefix: str) -> Shape:
+        s = self.settings
+        _, line_suffix = line_around(request.text, offset)
+        shape = decide_shape(line_prefix, line_suffix, s.max_lines)
+        multiline = request.multiline
+        if multiline is None and self.context is not None and s.shaping:
+            tree = self.context.tree_for(request.key, request.text)
+            mode = completion_mode(request.text, offset, request.language or None, tree)
+            if language_for(request.language or None, request.path) is not None:
+                multiline = mode is CompletionMode.MULTI_LINE
+        if multiline is not None:
+            shape = Shape(multiline, shape.indent, s.max_lines if multiline else 1)
+        return shape
+
     def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None:
         t0 = time.monotonic()
         s = self.settings
         offset = max(0, min(request.offset, len(request.text)))
-        line_prefix, line_suffix = line_around(request.text, offset)
-        shape = decide_shape(line_prefix, line_suffix, s.max_lines)
-        if request.multiline is not None:
-            shape = Shape(request.multiline, shape.indent, s.max_lines if request.multiline else 1)
-        budget = Budget(s.prefix_tokens, s.suffix_tokens, s.extra_context_tokens)
-        prompt = fim_prompt(
-            self.model,
-            PromptInput(
-                prefix=request.text[:offset],
-                suffix=request.text[offset:],
-                path=request.path,
-                extra_files=request.extra_files,
-                language=request.language,
-            ),
-            budget,
-        )
+        line_prefix, _ = line_around(request.text, offset)
+        shape = self._shape(request, offset, line_prefix)
+        prompt_input, budget = self._prompt_input(request, offset)
+        prompt = fim_prompt(self.model, prompt_input, budget)
         chat = prompt.kind == "chat"
 
         def stop(text: str) -> int | None:
@@ -127,6 +173,13 @@ class Completer:
         if result.stop_reason == "budget" and shape.multiline and "\n" in raw:
             raw = raw[: raw.rindex("\n")]  # out of time: keep the complete lines only
         text = finalize(raw, prompt.suffix_text, shape)
+        if text is not None and s.shaping and request.language:
+            tree = self.context.tree_for(request.key, request.text) if self.context else None
+            mode = CompletionMode.MULTI_LINE if shape.multiline else CompletionMode.SINGLE_LINE
+            shaped = shape_completion(
+                request.text, offset, text, request.language, mode=mode, tree=tree
+            )
+            text = shaped if shaped.strip() else None
         st = result.stats
         total = (time.monotonic() - t0) * 1000
         log.info(

@@ -37,6 +37,8 @@ class CompletionSettings:
     prefix_tokens: int = 1024
     suffix_tokens: int = 256
     extra_context_tokens: int = 512
+    use_context: bool = True  # tree-sitter context: definitions, other files, recent edits
+    shaping: bool = True  # syntax-aware trimming of the output
 
 
 @dataclass(frozen=True, slots=True)

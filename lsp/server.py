@@ -11,19 +11,22 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
-from pygls.workspace import TextDocument
+from pygls.workspace import PositionCodec, TextDocument
 
 from completion.backend import BackendError, Loaded, load_backend
+from completion.code_context import ContextProvider
 from completion.completer import Backend, CompletionRequest, Suggestion
 from completion.session import CompletionSession
 from completion.settings import Settings
 from completion.worker import INTERACTIVE, ModelWorker
+from context import TextEdit
 from lsp import __version__
 from lsp.actions import register_actions
 from lsp.options import parse_settings
@@ -51,6 +54,7 @@ class AirgapServer(LanguageServer):
         self.state = State(settings or Settings())
         self.worker = ModelWorker()
         self.session = CompletionSession(self.worker)
+        self.context = ContextProvider()
         self.loading_started = asyncio.Event()
 
     # -- helpers used by the handlers -----------------------------------------------------
@@ -109,11 +113,17 @@ class AirgapServer(LanguageServer):
                     types.WorkDoneProgressReport(message=message, percentage=percent),
                 )
 
-        future, _ = self.worker.submit(
-            lambda _tok: load_backend(settings, report), priority=INTERACTIVE - 1
-        )
+        def load(_tok: object) -> Loaded | BackendError:
+            try:
+                return load_backend(settings, report, self.context)
+            except BackendError as exc:  # an expected failure: returned, not logged as a crash
+                return exc
+
+        future, _ = self.worker.submit(load, priority=INTERACTIVE - 1)
         try:
-            loaded: Loaded = await asyncio.wrap_future(future)
+            loaded = await asyncio.wrap_future(future)
+            if isinstance(loaded, BackendError):
+                raise loaded
         except BackendError as exc:
             self.state.backend = None
             self.state.load_error = str(exc)
@@ -183,9 +193,38 @@ class AirgapServer(LanguageServer):
         return suggestion, offset
 
 
+def _fs_path(uri: str) -> str:
+    return to_fs_path(uri) or uri
+
+
 def _display_path(uri: str) -> str:
-    path = to_fs_path(uri) or uri
+    path = _fs_path(uri)
     return path.rsplit("/", 1)[-1] if "/" in path else path
+
+
+def text_edits(
+    old: str, changes: Sequence[types.TextDocumentContentChangeEvent], codec: PositionCodec
+) -> list[TextEdit] | None:
+    """LSP content changes as code-point edits on the text before each change (None when a
+    change replaces the whole document)."""
+    edits: list[TextEdit] = []
+    text = old
+    for change in changes:
+        if not isinstance(change, types.TextDocumentContentChangePartial):
+            return None
+        lines = text.splitlines(True)
+        rng = codec.range_from_client_units(lines, change.range)
+        start = _offset(lines, rng.start.line, rng.start.character)
+        end = _offset(lines, rng.end.line, rng.end.character)
+        edits.append(TextEdit(start, end, change.text))
+        text = text[:start] + change.text + text[end:]
+    return edits
+
+
+def _offset(lines: Sequence[str], line: int, character: int) -> int:
+    if line >= len(lines):
+        return sum(len(x) for x in lines)
+    return sum(len(x) for x in lines[:line]) + min(character, len(lines[line]))
 
 
 def _word_start(line_prefix: str) -> int:
@@ -204,6 +243,8 @@ def register(server: AirgapServer) -> None:
         settings, problems = parse_settings(params.initialization_options, ls.state.settings)
         ls.state.settings = settings
         ls._init_problems = problems  # type: ignore[attr-defined]
+        folders = [f.uri for f in params.workspace_folders or []] or [params.root_uri or ""]
+        ls.context.add_roots([_fs_path(uri) for uri in folders if uri])
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: AirgapServer, _params: types.InitializedParams) -> None:
@@ -279,10 +320,39 @@ def register(server: AirgapServer) -> None:
             ],
         )
 
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: AirgapServer, params: types.DidOpenTextDocumentParams) -> None:
+        """Parse the document and note it as viewed."""
+        doc = params.text_document
+        ls.context.open(doc.uri, _fs_path(doc.uri), doc.language_id, doc.text)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: AirgapServer, params: types.DidChangeTextDocumentParams) -> None:
+        """Re-parse incrementally and note the edited chunk."""
+        uri = params.text_document.uri
+        old = ls.context.text(uri)
+        doc = ls.document(uri)
+        if old is None or doc is None:
+            return
+        edits = text_edits(old, params.content_changes, ls.workspace.position_codec)
+        if edits is None:
+            ls.context.change(uri, (), full_text=doc.source)
+            return
+        ls.context.change(uri, edits)
+        if ls.context.text(uri) != doc.source:  # never let the two copies drift apart
+            log.warning("context text out of sync for %s; resynchronised", uri)
+            ls.context.change(uri, (), full_text=doc.source)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: AirgapServer, params: types.DidSaveTextDocumentParams) -> None:
+        """Refresh the saved file in the workspace index."""
+        ls.context.saved(_fs_path(params.text_document.uri))
+
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> None:
-        """Forget the document's cached suggestions."""
+        """Forget the document's trees and cached suggestions."""
         ls.session.forget(params.text_document.uri)
+        ls.context.close(params.text_document.uri)
 
     @server.feature(STATS)
     def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:

@@ -1,0 +1,136 @@
+"""The code context a completion request is built from, kept up to date as documents change.
+
+Owns the long-lived context state of a server: syntax trees of open documents (parsed
+incrementally on every change), the ring of recently edited and viewed chunks, and the
+background index of workspace files; and turns a request into a `context.CodeContext` within
+the prompt's token budget. Offsets are code points; nothing here knows LSP.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tree_sitter import Tree
+
+from context import (
+    ChunkRing,
+    CodeContext,
+    ContextRequest,
+    OpenDocument,
+    SyntaxCache,
+    TextEdit,
+    WorkspaceIndex,
+    collect_context,
+    language_for,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DocInfo:
+    uri: str
+    path: str
+    language_id: str
+
+
+class ContextProvider:
+    """Thread-safe: documents change on the server's loop, context is read on the worker."""
+
+    def __init__(self) -> None:
+        self.syntax = SyntaxCache()
+        self.ring = ChunkRing()
+        self.index = WorkspaceIndex()
+        self.roots: list[str] = []
+        self._docs: dict[str, DocInfo] = {}
+        self._lock = threading.Lock()
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def open(self, uri: str, path: str, language_id: str, text: str) -> None:
+        with self._lock:
+            self._docs[uri] = DocInfo(uri, path, language_id)
+        self.syntax.open(uri, text, language_for(language_id, path))
+        self.ring.add_around(path, text, 0, kind="view")
+
+    def change(self, uri: str, edits: Iterable[TextEdit], full_text: str | None = None) -> None:
+        """Apply edits (offsets into the text before each edit) or replace the whole text."""
+        info = self._docs.get(uri)
+        if info is None or self.syntax.text(uri) is None:
+            return
+        edits = list(edits)
+        text = self.syntax.change(uri, edits, text=full_text)
+        if edits:
+            line = text.count("\n", 0, min(edits[-1].start, len(text)))
+            self.ring.add_around(info.path, text, line, kind="edit")
+
+    def text(self, uri: str) -> str | None:
+        return self.syntax.text(uri)
+
+    def close(self, uri: str) -> None:
+        with self._lock:
+            self._docs.pop(uri, None)
+        self.syntax.close(uri)
+
+    def saved(self, path: str) -> None:
+        if any(path.startswith(root) for root in self.roots):
+            self.index.update_file(path)
+
+    # -- workspace ----------------------------------------------------------------------------
+
+    def add_roots(self, roots: Sequence[str]) -> None:
+        """Index workspace folders in the background (respecting .gitignore and size limits)."""
+        for root in roots:
+            if root and Path(root).is_dir() and root not in self.roots:
+                self.roots.append(root)
+                self.index.add_root(root)
+        if self.roots:
+            self.index.refresh_in_background()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def collect(
+        self,
+        uri: str,
+        text: str,
+        offset: int,
+        path: str,
+        language_id: str,
+        count_tokens: Callable[[str], int],
+        budget: int,
+        file_overhead_tokens: int,
+    ) -> CodeContext:
+        with self._lock:
+            others = [d for d in self._docs.values() if d.uri != uri]
+        open_documents = []
+        for d in others:
+            other_text = self.syntax.text(d.uri)
+            if other_text is not None:
+                open_documents.append(
+                    OpenDocument(d.path, other_text, d.language_id, self.syntax.tree(d.uri))
+                )
+        tree = self.syntax.tree(uri) if self.syntax.text(uri) == text else None
+        return collect_context(
+            ContextRequest(
+                text=text,
+                offset=offset,
+                path=path,
+                count_tokens=count_tokens,
+                budget=budget,
+                language_id=language_id or None,
+                tree=tree,
+                open_documents=open_documents,
+                ring=self.ring,
+                index=self.index if self.roots else None,
+                workspace_root=self.roots[0] if self.roots else None,
+                file_overhead_tokens=file_overhead_tokens,
+            )
+        )
+
+    def tree_for(self, uri: str, text: str) -> Tree | None:
+        """The current syntax tree of a document if `text` is its current text."""
+        return self.syntax.tree(uri) if self.syntax.text(uri) == text else None
