@@ -52,7 +52,10 @@ class CostModel:
     draft_prompt_ms: float = 3.0  # per prompt token the draft model must catch up on
     verify_ms: dict[int, float] = field(default_factory=dict)  # batch size -> ms
     model: Acceptance = field(default_factory=Acceptance)
+    # n-gram acceptance differs a lot between a fresh match and a continuation of a copy whose
+    # previous draft was accepted whole (the user's code repeating a block): tracked apart.
     ngram: Acceptance = field(default_factory=lambda: Acceptance(3.0, 1.0))
+    ngram_copy: Acceptance = field(default_factory=lambda: Acceptance(9.0, 1.0))
 
     def observe_target(self, n: int, ms: float) -> None:
         if n == 1:
@@ -101,13 +104,17 @@ class CostModel:
                 best_k, best = k, r
         return best_k
 
-    def ngram_pays(self, k: int) -> int:
+    def ngram_tracker(self, copying: bool) -> Acceptance:
+        return self.ngram_copy if copying else self.ngram
+
+    def ngram_pays(self, k: int, copying: bool = False) -> int:
         """How many of k n-gram proposals to verify (0 = not worth a batch)."""
         if self.target_step_ms is None:
             return k
-        best_n, best = 0, self.rate(self.ngram.p, 0, 0.0)
+        p = self.ngram_tracker(copying).p
+        best_n, best = 0, self.rate(p, 0, 0.0)
         for n in range(1, k + 1):
-            r = self.rate(self.ngram.p, n, 0.0)
+            r = self.rate(p, n, 0.0)
             if r > best:
                 best_n, best = n, r
         return best_n

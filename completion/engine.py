@@ -210,6 +210,7 @@ class _Loop:
             engine._ngram.reset([*options.ngram_sources], live=self.history)
             self.ngram = engine._ngram
         self.dslot: Slot | None = None
+        self.copying = False  # the last step verified an n-gram draft whole
 
     # Appends one token; returns a stop reason or None.
     def _push(self, token: int) -> str | None:
@@ -265,7 +266,11 @@ class _Loop:
         costs = self.e.costs
         if self.use_ngram:
             proposal = self.ngram.propose(self.history, min(self.o.ngram_max, room))
-            n = len(proposal) if self.o.verify_one_by_one else costs.ngram_pays(len(proposal))
+            n = (
+                len(proposal)
+                if self.o.verify_one_by_one
+                else costs.ngram_pays(len(proposal), self.copying)
+            )
             if n > 0:
                 return "ngram", proposal[:n]
         if self.use_model:
@@ -385,7 +390,8 @@ class _Loop:
         elif kind == "ngram":
             self.stats.drafted_ngram += len(drafts)
             self.stats.accepted_ngram += accepted
-            self.e.costs.ngram.observe(len(drafts), accepted)
+            self.e.costs.ngram_tracker(self.copying).observe(len(drafts), accepted)
+        self.copying = kind == "ngram" and accepted == len(drafts)
         # Evaluated tokens beyond the accepted drafts and the verified one are forgotten.
         cache.rollback(self.slot, len(preds) - accepted - 1)
         new = [*drafts[:accepted], preds[accepted]]
