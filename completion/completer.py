@@ -85,9 +85,22 @@ class Completer:
         self.settings = settings
         self.context = context
         self.model = engine.target
+        self._small: Engine | None = None
         self.description = f"{self.model.name} ({self.model.path.name})" + (
             f" + draft {engine.draft.path.name}" if engine.draft else ""
         )
+
+    def _engine_for(self, shape: Shape) -> Engine:
+        """The target's engine, or for single lines (when so configured) the draft model alone:
+        the small model evaluates prompts and writes faster, and one line is where it matches
+        the big one most often."""
+        draft = self.engine.draft
+        if shape.multiline or self.settings.single_line_model != "draft" or draft is None:
+            return self.engine
+        if self._small is None:
+            base = self.engine.tctx
+            self._small = Engine(draft, None, n_ctx=base.n_ctx // base.n_seq, n_seq=base.n_seq)
+        return self._small
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text))
@@ -168,7 +181,8 @@ class Completer:
             ngram_sources=lookup,
             expected_tokens=48 if shape.multiline else 12,
         )
-        result = self.engine.generate(request.key, prompt.tokens, options, stop, cancelled)
+        engine = self._engine_for(shape)
+        result = engine.generate(request.key, prompt.tokens, options, stop, cancelled)
         raw = strip_code_fence(result.text) if chat else result.text
         if result.stop_reason == "budget" and shape.multiline and "\n" in raw:
             raw = raw[: raw.rindex("\n")]  # out of time: keep the complete lines only

@@ -37,6 +37,7 @@ class CompletionSettings:
     prefix_tokens: int = 1024
     suffix_tokens: int = 256
     extra_context_tokens: int = 512
+    single_line_model: str = "target"  # "target" or "draft": which model writes single lines
     use_context: bool = True  # tree-sitter context: definitions, other files, recent edits
     shaping: bool = True  # syntax-aware trimming of the output
 

@@ -26,6 +26,7 @@ SECTIONS: dict[str, type] = {
 }
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("completion", "drafting"): DRAFTING_MODES,
+    ("completion", "single_line_model"): ("target", "draft"),
     ("log", "level"): ("debug", "info", "warning", "error"),
 }
 

@@ -140,3 +140,12 @@ async def test_newer_request_supersedes_and_cancel_is_honoured(client: LanguageC
         await asyncio.wait_for(pending, 5)
     r = await client.text_document_inline_completion_async(inline_params("file:///w/s.py", 2, 4))
     assert len(items_of(r)) == 1
+
+
+async def test_model_loading_reports_progress(client: LanguageClient):
+    open_doc(client, "file:///w/p.py", STUB)
+    await client.text_document_inline_completion_async(inline_params("file:///w/p.py", 2, 4))
+    reports = [r for values in client.progress_reports.values() for r in values]
+    kinds = [type(r).__name__ for r in reports]
+    assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd", kinds
+    assert "loading models" in reports[0].title
