@@ -148,7 +148,7 @@ class Completer:
             mode = completion_mode(request.text, offset, request.language or None, tree)
             if language_for(request.language or None, request.path) is not None:
                 multiline = mode is CompletionMode.MULTI_LINE
-        if multiline is not None:
+        if multiline is not None and multiline != shape.multiline:
             shape = Shape(multiline, shape.indent, s.max_lines if multiline else 1)
         return shape
 
@@ -189,7 +189,9 @@ class Completer:
         text = finalize(raw, prompt.suffix_text, shape)
         if text is not None and s.shaping and request.language:
             tree = self.context.tree_for(request.key, request.text) if self.context else None
-            mode = CompletionMode.MULTI_LINE if shape.multiline else CompletionMode.SINGLE_LINE
+            # An inserted line carries its newline: shaped like a one-line block.
+            multi = shape.multiline or shape.inserts_line
+            mode = CompletionMode.MULTI_LINE if multi else CompletionMode.SINGLE_LINE
             shaped = shape_completion(
                 request.text, offset, text, request.language, mode=mode, tree=tree
             )

@@ -20,6 +20,9 @@ class Shape:
     multiline: bool
     indent: str  # indentation of the line the cursor is on (before the cursor)
     max_lines: int = 24
+    # The cursor is at the start of a line that has code after it: the suggestion is a new
+    # line inserted there, ending with its newline so the existing code moves down.
+    inserts_line: bool = False
 
 
 def decide_shape(line_prefix: str, line_suffix: str, max_lines: int = 24) -> Shape:
@@ -29,7 +32,7 @@ def decide_shape(line_prefix: str, line_suffix: str, max_lines: int = 24) -> Sha
     before = line_prefix.rstrip()
     after = line_suffix.strip()
     if after and not re.fullmatch(r"[\)\]\}\"'`,;]*", after):
-        return Shape(False, indent, 1)
+        return Shape(False, indent, 1, inserts_line=not before)
     if not before or before.endswith(OPENERS):
         return Shape(True, indent, max_lines)
     return Shape(False, indent, 1)
@@ -51,7 +54,7 @@ def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
         if nl < 0:
             return None
         if text[:nl].strip() or line_prefix.strip():
-            return nl
+            return nl + 1 if shape.inserts_line else nl
         # The cursor was at the end of a line with nothing typed: skip to the next line's content.
         nl2 = text.find("\n", nl + 1)
         return nl2 if nl2 >= 0 else None
@@ -94,6 +97,13 @@ def trim_suffix_overlap(completion: str, suffix: str) -> str:
 
 def finalize(completion: str, suffix: str, shape: Shape) -> str | None:
     """The suggestion to show, or None when nothing useful remains."""
+    if shape.inserts_line:
+        line = completion.split("\n", 1)[0].rstrip()
+        following = suffix.split("\n", 1)[0]
+        # A copy of the line below the cursor is not a new line.
+        if not line.strip() or line.strip() == following.strip():
+            return None
+        return line + "\n"
     text = completion.rstrip() if shape.multiline else completion.rstrip("\n").rstrip()
     text = trim_suffix_overlap(text, suffix)
     if not text.strip():

@@ -19,6 +19,7 @@ from benchmarks import latency
 from benchmarks.latency_infill import infill_body, render
 from benchmarks.latency_session import Outcome, Typing, keystrokes, match_length, run_task
 from benchmarks.latency_tasks import LatencyTask, load_tasks
+from benchmarks.llama_server import LlamaServer
 
 FAST = ["--cps", "30", "--debounce-ms", "20", "--max-chars", "45", "--request-timeout", "15"]
 
@@ -44,6 +45,16 @@ def test_a_suggestion_is_accepted_only_when_it_matches_what_comes_next() -> None
     assert match_length("   ", "   x", "body") == 0
     assert match_length("return x  ", "return x\nmore", "line") == len("return x")
     assert match_length("return x  ", "return x\nmore", "body") == 0
+
+
+def test_llama_server_helper_only_uses_loopback() -> None:
+    with pytest.raises(ValueError):
+        LlamaServer(host="10.0.0.1")
+    command = LlamaServer(port=8012).command()
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    for flag, value in (("--port", "8012"), ("-c", "4096"), ("--cache-reuse", "256"), ("-t", "2")):
+        assert command[command.index(flag) + 1] == value
+    assert command[command.index("-m") + 1].endswith("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
 
 
 def test_infill_request_mirrors_llama_vim() -> None:
@@ -147,6 +158,7 @@ def test_suite_against_the_fake_backend(tmp_path: Path, monkeypatch: pytest.Monk
     assert m["first"]["count"] == 3 and len(m["first_ms"]) == 3
     assert all(v >= 250 for v in m["first_ms"])  # the fake backend's 300 ms delay
     assert m["requests"] > 0 and m["keystrokes"] > 0
+    assert m["typing"]["count"] > 0  # answered during the user's pauses
     assert m["cancelled_share"] > 0  # typing faster than the fake backend answers
     assert m["typing"]["count"] + round(m["cancelled_share"] * m["requests"]) <= m["requests"]
     assert m["n_line"] == 2 and m["n_body"] == 1

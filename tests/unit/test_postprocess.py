@@ -59,3 +59,14 @@ def test_whitespace_only_is_never_returned():
 def test_code_fence_extraction():
     assert strip_code_fence("```python\nx = 1\n```\nmore") == "x = 1\n"
     assert strip_code_fence("x = 1") == "x = 1"
+
+
+def test_cursor_at_the_start_of_a_code_line_inserts_a_whole_line():
+    shape = decide_shape("", "        for b in ys:")
+    assert not shape.multiline and shape.inserts_line
+    text = "    for a in xs:\n        pass\n"
+    assert stop_index(text, shape, "") == len("    for a in xs:\n")
+    assert finalize("    for a in xs:\n", "        for b in ys:\n", shape) == "    for a in xs:\n"
+    # Repeating the line below is no suggestion.
+    assert finalize("        for b in ys:\n", "        for b in ys:\n", shape) is None
+    assert not decide_shape("    x = ", "foo").inserts_line
