@@ -15,7 +15,14 @@ from typing import Protocol
 
 from completion.code_context import ContextProvider
 from completion.engine import DecodeOptions, Engine
-from completion.postprocess import Shape, decide_shape, finalize, stop_index, strip_code_fence
+from completion.postprocess import (
+    Shape,
+    decide_shape,
+    finalize,
+    stop_index,
+    strip_code_fence,
+    with_next_line,
+)
 from completion.prompt import Budget, PromptInput, fim_prompt
 from completion.settings import CompletionSettings
 from context import CompletionMode, completion_mode, language_for, shape_completion
@@ -150,7 +157,9 @@ class Completer:
                 multiline = mode is CompletionMode.MULTI_LINE
         if multiline is not None and multiline != shape.multiline:
             shape = Shape(multiline, shape.indent, s.max_lines if multiline else 1)
-        return shape
+        line_end = request.text.find("\n", offset)
+        after = request.text[line_end + 1 : line_end + 4001] if line_end >= 0 else ""
+        return with_next_line(shape, after)
 
     def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None:
         t0 = time.monotonic()

@@ -7,6 +7,7 @@ text that repeats the suffix is dropped and a whitespace-only suggestion is neve
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,15 @@ class Shape:
     # The cursor is at the start of a line that has code after it: the suggestion is a new
     # line inserted there, ending with its newline so the existing code moves down.
     inserts_line: bool = False
+    # The first non-empty line after the cursor's line, stripped: a block that reaches it has
+    # started to repeat the code below and is over.
+    next_line: str = ""
+
+
+def with_next_line(shape: Shape, suffix_after_line: str) -> Shape:
+    """The shape, knowing the code that follows the cursor's line."""
+    following = next((ln.strip() for ln in suffix_after_line.split("\n") if ln.strip()), "")
+    return dataclasses.replace(shape, next_line=following)
 
 
 def decide_shape(line_prefix: str, line_suffix: str, max_lines: int = 24) -> Shape:
@@ -67,6 +77,8 @@ def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
     offset = 0
     for i, line in enumerate(complete):
         if i > 0 and line.strip() and _indent_width(line) < base:
+            return max(offset - 1, 0)
+        if i > 0 and shape.next_line and line.strip() == shape.next_line:
             return max(offset - 1, 0)
         if i + 1 >= shape.max_lines:
             return offset + len(line)

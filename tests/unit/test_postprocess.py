@@ -70,3 +70,11 @@ def test_cursor_at_the_start_of_a_code_line_inserts_a_whole_line():
     # Repeating the line below is no suggestion.
     assert finalize("        for b in ys:\n", "        for b in ys:\n", shape) is None
     assert not decide_shape("    x = ", "foo").inserts_line
+
+
+def test_a_block_that_reaches_the_code_below_stops_there():
+    from completion.postprocess import with_next_line
+
+    shape = with_next_line(decide_shape("", ""), "\n    return total\n")
+    text = "    total += 1\n    return total\n"
+    assert stop_index(text, shape, "") == len("    total += 1")
