@@ -70,6 +70,9 @@ def edit_docs() -> list[Doc]:
 def run_set(engine: Engine, docs: list[Doc], max_tokens: int, label: str) -> dict[str, Tally]:
     tallies = {c: Tally() for c in CONFIGS}
     costs = {c: CostModel() for c in CONFIGS}
+    cal = engine.calibration
+    for model in costs.values():  # every configuration starts from this machine's costs
+        model.calibrate(cal["verify_ms"], cal["draft_step_ms"])  # type: ignore[arg-type]
     target = engine.target
     with Progress(len(docs) * len(CONFIGS), label=label) as bar:
         for doc in docs:
@@ -211,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     target = Model(resolve("qwen2.5-coder-1.5b"))
     draft = Model(resolve("qwen2.5-coder-0.5b"))
     engine = Engine(target, draft, n_ctx=4096, n_seq=1, draft_max=8)
+    engine.calibrate()
     rows = summarize(
         "humaneval+", run_set(engine, humaneval_docs(args.tasks), args.max_tokens, "humaneval+")
     )
@@ -226,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "humaneval_tasks": args.tasks,
         "edit_tasks": 0 if args.no_edits else len(EDIT_TASKS),
         "max_tokens": args.max_tokens,
+        "calibration": engine.calibration,
         "seconds": round(time.monotonic() - t0, 1),
     }
     (args.out / "speculative.json").write_text(
@@ -250,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{estimate['draft_cost_ratio']} of a target token and verification 1.05 target steps: "
         f"best draft length {estimate['best_draft_length']}, expected speed-up "
         f"{estimate['expected_speedup']}x.",
+        "",
+        f"Costs measured at load (ms): verification by batch size "
+        f"{engine.calibration['verify_ms']}, draft step {engine.calibration['draft_step_ms']}.",
         "",
         "![ratios](speculative.png)",
     ]

@@ -52,6 +52,7 @@ class CostModel:
     draft_prompt_ms: float = 3.0  # per prompt token the draft model must catch up on
     verify_ms: dict[int, float] = field(default_factory=dict)  # batch size -> ms
     model: Acceptance = field(default_factory=Acceptance)
+    calibrated: bool = False
     # n-gram acceptance differs a lot between a fresh match and a continuation of a copy whose
     # previous draft was accepted whole (the user's code repeating a block): tracked apart.
     ngram: Acceptance = field(default_factory=lambda: Acceptance(3.0, 1.0))
@@ -86,6 +87,15 @@ class CostModel:
             return t0 + max(per, 0.0) * (n - m0)
         return t1 * (1 + 0.05 * (n - 1))
 
+    def calibrate(self, verify_ms: dict[int, float], draft_step_ms: float | None) -> None:
+        """Start from costs measured on this hardware at load time."""
+        for n, ms in verify_ms.items():
+            self.verify_ms[n] = ms
+        self.target_step_ms = verify_ms.get(1, self.target_step_ms)
+        if draft_step_ms is not None:
+            self.draft_step_ms = draft_step_ms
+        self.calibrated = True
+
     def rate(self, p: float, k: int, draft_ms: float) -> float:
         """Expected tokens per ms of drafting k tokens at draft_ms each and verifying them."""
         if k <= 0:
@@ -97,12 +107,22 @@ class CostModel:
         if self.target_step_ms is None:
             return min(4, k_max)  # explore until the first measurements arrive
         d = self.draft_step_ms if self.draft_step_ms is not None else 0.3 * self.target_step_ms
-        best_k, best = 0, self.rate(self.model.p, 0, d)
+        return self._best_k(self.model.p, k_max, d)
+
+    def _best_k(self, p: float, k_max: int, draft_ms: float) -> int:
+        best_k, best = 0, self.rate(p, 0, draft_ms)
         for k in range(1, k_max + 1):
-            r = self.rate(self.model.p, k, d)
+            r = self.rate(p, k, draft_ms)
             if r > best * 1.02:  # demand a margin: noise must not switch speculation on
                 best_k, best = k, r
         return best_k
+
+    def draft_can_pay(self, k_max: int) -> bool:
+        """Whether the draft model could win even if it were always right; where it cannot
+        (a CPU on which verifying k tokens costs nearly k steps), it is not even explored."""
+        if self.target_step_ms is None or self.draft_step_ms is None:
+            return True
+        return self._best_k(1.0, k_max, self.draft_step_ms) > 0
 
     def ngram_tracker(self, copying: bool) -> Acceptance:
         return self.ngram_copy if copying else self.ngram
@@ -111,10 +131,4 @@ class CostModel:
         """How many of k n-gram proposals to verify (0 = not worth a batch)."""
         if self.target_step_ms is None:
             return k
-        p = self.ngram_tracker(copying).p
-        best_n, best = 0, self.rate(p, 0, 0.0)
-        for n in range(1, k + 1):
-            r = self.rate(p, n, 0.0)
-            if r > best:
-                best_n, best = n, r
-        return best_n
+        return self._best_k(self.ngram_tracker(copying).p, k, 0.0)

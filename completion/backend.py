@@ -79,6 +79,8 @@ def load_backend(
         raise BackendError(str(exc)) from exc
     if engine.draft_warning:
         warnings.append(engine.draft_warning)
+    say("measuring this machine's decode costs", 95)
+    engine.calibrate()
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
     return Loaded(completer, time.monotonic() - t0, warnings)

@@ -117,6 +117,7 @@ class Engine:
                 log.warning(self.draft_warning)
         self.draft_max = draft_max
         self.costs = CostModel()
+        self.calibration: dict[str, object] = {}
         self._ngram = NgramDrafter()
 
     # -- public -----------------------------------------------------------------------------
@@ -152,6 +153,35 @@ class Engine:
         result = loop.run(t1)
         stats.predict_ms = (time.monotonic() - t1) * 1000
         return result
+
+    def calibrate(self, sizes: Sequence[int] = (1, 2, 4, 8, 16)) -> dict[str, object]:
+        """Measure, on this hardware, a target step and verification batches of several
+        sizes, and a draft-model step; the cost model starts from these numbers."""
+        tokens = self.target.tokenize(
+            "def calibrate(x):\n    return [x * i for i in range(64)]\n" * 8
+        )
+        seq = self.tcache.slots[-1]
+        self.tcache.drop(seq)
+
+        def best_of(ctx: Context, n: int, s: int) -> float:
+            times = []
+            for _ in range(2):
+                t0 = time.perf_counter()
+                ctx.decode(tokens[:n], 0, seq=s, logits="all")
+                times.append((time.perf_counter() - t0) * 1000)
+                ctx.seq_rm(s, -1, -1)
+            return min(times)
+
+        best_of(self.tctx, 8, seq.seq)  # warm-up: first touches of the weights
+        verify = {n: best_of(self.tctx, n, seq.seq) for n in sizes}
+        draft_ms = None
+        if self.dcache is not None:
+            best_of(self.dcache.ctx, 4, self.draft_scratch)
+            draft_ms = best_of(self.dcache.ctx, 1, self.draft_scratch)
+        self.costs.calibrate(verify, draft_ms)
+        self.calibration = {"verify_ms": verify, "draft_step_ms": draft_ms}
+        log.info("calibrated: verify ms by batch size %s, draft step %s ms", verify, draft_ms)
+        return self.calibration
 
     def reset(self) -> None:
         self.tcache.clear()
@@ -273,7 +303,9 @@ class _Loop:
             )
             if n > 0:
                 return "ngram", proposal[:n]
-        if self.use_model:
+        if self.use_model and (
+            self.o.drafting == "model" or self.o.verify_one_by_one or costs.draft_can_pay(k_max)
+        ):
             k = k_max if self.o.verify_one_by_one else costs.best_model_draft(k_max)
             if self.o.drafting == "model" and k == 0:
                 k = min(k_max, 2)
@@ -306,6 +338,7 @@ class _Loop:
         """
         cache = self.e.dcache
         assert cache is not None
+        t_step = time.monotonic()
         try:
             if self.dslot is None:
                 t0 = time.monotonic()
@@ -315,6 +348,7 @@ class _Loop:
                 if prepared.evaluated >= 16:
                     ms = (time.monotonic() - t0) * 1000 / prepared.evaluated
                     self.e.costs.observe_draft_prompt(ms)
+                t_step = time.monotonic()  # the prompt catch-up is accounted for apart
             else:
                 keep = min(common_prefix(self.dslot.tokens, self.history), len(self.history) - 1)
                 keep = cache.truncate(self.dslot, keep)
@@ -322,7 +356,6 @@ class _Loop:
             dctx = cache.ctx
             drafts = [_argmax(dctx.logits(-1))]
             if k > 1 and _confidence(dctx.logits(-1)) >= self.o.draft_p_min:
-                t0 = time.monotonic()
                 scratch = self.e.draft_scratch
                 dctx.seq_rm(scratch, -1, -1)
                 dctx.seq_cp(self.dslot.seq, scratch)
@@ -335,9 +368,8 @@ class _Loop:
                     if _confidence(row) < self.o.draft_p_min:
                         break
                 dctx.seq_rm(scratch, -1, -1)
-                if len(drafts) > 1:
-                    ms = (time.monotonic() - t0) * 1000 / (len(drafts) - 1)
-                    self.e.costs.observe_draft(ms)
+            # What drafting cost per drafted token, bringing the draft up to date included.
+            self.e.costs.observe_draft((time.monotonic() - t_step) * 1000 / len(drafts))
         except RuntimeError_ as exc:
             log.warning("draft model failed (%s); continuing without it", exc)
             self.use_model = False
