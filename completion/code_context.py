@@ -103,6 +103,8 @@ class ContextProvider:
         count_tokens: Callable[[str], int],
         budget: int,
         file_overhead_tokens: int,
+        extra_fraction: float = 0.4,
+        suffix_fraction: float = 0.25,
     ) -> CodeContext:
         with self._lock:
             others = [d for d in self._docs.values() if d.uri != uri]
@@ -128,6 +130,8 @@ class ContextProvider:
                 index=self.index if self.roots else None,
                 workspace_root=self.roots[0] if self.roots else None,
                 file_overhead_tokens=file_overhead_tokens,
+                extra_fraction=extra_fraction,
+                suffix_fraction=suffix_fraction,
             )
         )
 

@@ -23,7 +23,7 @@ from completion.postprocess import (
     strip_code_fence,
     with_next_line,
 )
-from completion.prompt import Budget, PromptInput, fim_prompt
+from completion.prompt import Budget, Prompt, PromptInput, fim_prompt
 from completion.settings import CompletionSettings
 from context import CompletionMode, completion_mode, language_for, shape_completion
 
@@ -112,22 +112,18 @@ class Completer:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text))
 
-    def _prompt_input(self, request: CompletionRequest, offset: int) -> tuple[PromptInput, Budget]:
-        """The prompt's parts: from the code context when there is one, else the raw text."""
-        s = self.settings
-        budget = Budget(s.prefix_tokens, s.suffix_tokens, s.extra_context_tokens)
-        if self.context is None or not s.use_context:
-            return (
-                PromptInput(
-                    prefix=request.text[:offset],
-                    suffix=request.text[offset:],
-                    path=request.path,
-                    extra_files=request.extra_files,
-                    language=request.language,
-                ),
-                budget,
+    def _build_prompt(self, request: CompletionRequest, offset: int, budget: Budget) -> Prompt:
+        """The prompt from the code context when there is one, else from the raw text."""
+        if self.context is None or not self.settings.use_context:
+            raw = PromptInput(
+                prefix=request.text[:offset],
+                suffix=request.text[offset:],
+                path=request.path,
+                extra_files=request.extra_files,
+                language=request.language,
             )
-        total = s.prefix_tokens + s.suffix_tokens + s.extra_context_tokens
+            return fim_prompt(self.model, raw, budget)
+        total = budget.prefix + budget.suffix + budget.extra
         ctx = self.context.collect(
             request.key,
             request.text,
@@ -137,13 +133,39 @@ class Completer:
             self.count_tokens,
             total,
             file_overhead_tokens=1,
+            extra_fraction=budget.extra / total,
+            suffix_fraction=budget.suffix / (budget.prefix + budget.suffix),
         )
         files = [*request.extra_files, *((f.path, f.text) for f in ctx.files)]
         # The context already fits the budget; the prompt builder only adds control tokens.
-        return (
+        return fim_prompt(
+            self.model,
             PromptInput(ctx.prefix, ctx.suffix, request.path, files, request.language),
             Budget(total, total, total),
         )
+
+    def _fit_prompt(self, request: CompletionRequest, offset: int) -> Prompt:
+        """The richest prompt whose evaluation fits the prompt time budget, judged from the
+        prompt speed measured at load and what the cache already holds: extra context goes
+        first, then the windows shrink. (While the user types, most of the prompt is cached,
+        so the full context fits again.)"""
+        s = self.settings
+        budget = Budget(s.prefix_tokens, s.suffix_tokens, s.extra_context_tokens)
+        prompt = self._build_prompt(request, offset, budget)
+        per_token = self.engine.prompt_ms_per_token
+        if not s.max_prompt_ms or not per_token:
+            return prompt
+        while self.engine.tokens_to_evaluate(request.key, prompt.tokens) * per_token > (
+            0.8 * s.max_prompt_ms
+        ):
+            if budget.extra > 0:
+                budget = Budget(budget.prefix, budget.suffix, 0)
+            elif budget.prefix > 128:
+                budget = Budget(budget.prefix // 2, max(32, budget.suffix // 2), 0)
+            else:
+                break
+            prompt = self._build_prompt(request, offset, budget)
+        return prompt
 
     def _shape(self, request: CompletionRequest, offset: int, line_prefix: str) -> Shape:
         s = self.settings
@@ -167,8 +189,7 @@ class Completer:
         offset = max(0, min(request.offset, len(request.text)))
         line_prefix, _ = line_around(request.text, offset)
         shape = self._shape(request, offset, line_prefix)
-        prompt_input, budget = self._prompt_input(request, offset)
-        prompt = fim_prompt(self.model, prompt_input, budget)
+        prompt = self._fit_prompt(request, offset)
         chat = prompt.kind == "chat"
 
         def stop(text: str) -> int | None:

@@ -118,6 +118,7 @@ class Engine:
         self.draft_max = draft_max
         self.costs = CostModel()
         self.calibration: dict[str, object] = {}
+        self.prompt_ms_per_token: float | None = None
         self._ngram = NgramDrafter()
 
     # -- public -----------------------------------------------------------------------------
@@ -174,14 +175,25 @@ class Engine:
 
         best_of(self.tctx, 8, seq.seq)  # warm-up: first touches of the weights
         verify = {n: best_of(self.tctx, n, seq.seq) for n in sizes}
+        n_prompt = min(128, len(tokens))
+        self.prompt_ms_per_token = best_of(self.tctx, n_prompt, seq.seq) / n_prompt
         draft_ms = None
         if self.dcache is not None:
             best_of(self.dcache.ctx, 4, self.draft_scratch)
             draft_ms = best_of(self.dcache.ctx, 1, self.draft_scratch)
         self.costs.calibrate(verify, draft_ms)
-        self.calibration = {"verify_ms": verify, "draft_step_ms": draft_ms}
+        self.calibration = {
+            "verify_ms": verify,
+            "draft_step_ms": draft_ms,
+            "prompt_ms_per_token": self.prompt_ms_per_token,
+        }
         log.info("calibrated: verify ms by batch size %s, draft step %s ms", verify, draft_ms)
         return self.calibration
+
+    def tokens_to_evaluate(self, key: str, prompt: Sequence[int]) -> int:
+        """How many prompt tokens a request would evaluate, given what the slots hold."""
+        held = max(common_prefix(s.tokens, prompt) for s in self.tcache.slots)
+        return len(prompt) - held
 
     def reset(self) -> None:
         self.tcache.clear()

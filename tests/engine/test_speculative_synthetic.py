@@ -201,3 +201,24 @@ def test_time_budgets_hold(synthetic_qwen2_pair):
     ref, _ = greedy_reference(target, prompt, 10)
     again = cold.generate("p", prompt, DecodeOptions(max_tokens=10, drafting="none"))
     assert again.tokens == ref
+
+
+def test_prompt_shrinks_to_fit_the_prompt_time_budget(synthetic_qwen2_pair):
+    from completion.completer import Completer, CompletionRequest
+    from completion.settings import CompletionSettings
+
+    target = Model(synthetic_qwen2_pair[0])
+    engine = make_engine(target, None)
+    text = "".join(PROMPTS) * 40
+    request = CompletionRequest(key="big", text=text, offset=len(text) // 2, path="a.py")
+    unbounded = Completer(engine, CompletionSettings(max_prompt_ms=0)).complete(
+        request, lambda: False
+    )
+    engine.reset()
+    engine.prompt_ms_per_token = 10.0  # as if this machine evaluated 100 prompt tokens/s
+    bounded = Completer(engine, CompletionSettings(max_prompt_ms=1000)).complete(
+        request, lambda: False
+    )
+    assert unbounded is not None and bounded is not None
+    assert unbounded.prompt_tokens > 1000
+    assert bounded.prompt_tokens <= 128 + 32 + 16  # the smallest windows, nothing extra
