@@ -49,7 +49,11 @@ def _silence_llama_logs(llama_cpp) -> None:
     @llama_cpp.llama_log_callback
     def _quiet(level, text, user_data):
         if level == 4:  # GGML_LOG_LEVEL_ERROR
-            log.error("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+            message = text.decode("utf-8", "replace").rstrip()
+            # An aborted decode (cancellation, time budget) is reported as an error by
+            # llama.cpp; it is routine here and surfaces as Aborted.
+            routine = "compute status: 1" in message or "error 1" in message or "ret = 2" in message
+            log.log(logging.DEBUG if routine else logging.WARNING, "llama.cpp: %s", message)
 
     _log_callback_ref = _quiet
     llama_cpp.llama_log_set(_quiet, ctypes.c_void_p(0))

@@ -126,15 +126,20 @@ class ModelWorker:
                 job = heapq.heappop(self._heap)
                 self._running = job
             try:
-                if job.token.cancelled:
-                    job.future.set_exception(Cancelled(job.token.reason))
-                elif job.future.set_running_or_notify_cancel():
+                # The caller may have cancelled the future itself (asyncio cancels the
+                # concurrent future it wraps): such a job is skipped, never resolved twice.
+                if job.token.cancelled or not job.future.set_running_or_notify_cancel():
+                    if not job.future.done():
+                        job.future.set_exception(Cancelled(job.token.reason))
+                else:
                     try:
                         job.future.set_result(job.fn(job.token))
                     except BaseException as exc:
                         if not isinstance(exc, Cancelled):
                             log.exception("model job failed")
                         job.future.set_exception(exc)
+            except Exception:  # the worker thread must outlive any one job
+                log.exception("model worker: job bookkeeping failed")
             finally:
                 self.jobs_run += 1
                 with self._cv:

@@ -113,3 +113,18 @@ async def test_client_cancel_reaches_the_running_job(worker):
             break
         await asyncio.sleep(0.01)
     assert backend.stopped_early == 1 and session.stats["cancelled"] == 1
+
+
+def test_worker_survives_a_future_cancelled_before_its_job_runs():
+    w = ModelWorker()
+    try:
+        gate = threading.Event()
+        w.submit(lambda tok: gate.wait(2))
+        doomed, token = w.submit(lambda tok: "never")
+        assert doomed.cancel()  # as asyncio does when the request awaiting it is cancelled
+        token.cancel("client cancelled")
+        gate.set()
+        after, _ = w.submit(lambda tok: "still serving")
+        assert after.result(timeout=5) == "still serving"
+    finally:
+        w.close()
