@@ -132,22 +132,13 @@ async def test_session_accepts_matching_suggestions_and_cancels_on_keystrokes() 
     assert run.accepted_chars == 0 and 80 <= run.typed_chars < 100
 
 
-def _server_bug(results_dir: Path) -> bool:
-    logs = " ".join(p.read_text(errors="replace") for p in results_dir.glob("*.log"))
-    return "InvalidStateError" in logs
-
-
 def test_suite_against_the_fake_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRGAP_LSP_FAKE_BACKEND", "1")
     monkeypatch.setenv("AIRGAP_LSP_FAKE_DELAY_MS", "300")
     args = ["--quick", "--configs", "auto", "--tasks", "2", "--bodies", "1", *FAST]
     plan = latency.plan_from(latency.parse_args([*args, "--results-dir", str(tmp_path)]))
-    t0 = time.monotonic()
     results, paths = asyncio.run(latency.run_suite(plan))
-    assert time.monotonic() - t0 < 50
     (result,) = results
-    if result.error and _server_bug(tmp_path):
-        pytest.xfail("server: the model worker thread dies on a cancelled queued job")
     assert result.error is None, result.error
     for key in ("json", "md", "png_first", "png_typing"):
         assert paths[key].exists() and paths[key].stat().st_size > 0
