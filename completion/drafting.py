@@ -25,6 +25,7 @@ class NgramDrafter:
     _sources: list[Sequence[int]] = field(default_factory=list)
     _index: dict[tuple[int, ...], tuple[int, int]] = field(default_factory=dict)
     _live_indexed: int = 0
+    last_order: int = 0  # length of the n-gram the last proposal matched (0: none)
 
     def reset(self, sources: Sequence[Sequence[int]], live: Sequence[int] = ()) -> None:
         """Index fixed sources, then `live` (the growing prompt + output, indexed as it grows:
@@ -51,6 +52,7 @@ class NgramDrafter:
         self._live_indexed = len(live) - 1
 
     def propose(self, history: Sequence[int], k: int) -> list[int]:
+        self.last_order = 0
         if k <= 0:
             return []
         for n in range(self.max_n, self.min_n - 1, -1):
@@ -60,6 +62,7 @@ class NgramDrafter:
             if hit is None:
                 continue
             si, end = hit
+            self.last_order = n
             return list(self._sources[si][end : end + k])
         return []
 

@@ -308,6 +308,9 @@ class _Loop:
         costs = self.e.costs
         if self.use_ngram:
             proposal = self.ngram.propose(self.history, min(self.o.ngram_max, room))
+            # A match of the longest n-gram is a copy in the making, as is the continuation
+            # of a draft accepted whole.
+            self.copying = self.copying or self.ngram.last_order >= self.ngram.max_n
             n = (
                 len(proposal)
                 if self.o.verify_one_by_one
