@@ -115,7 +115,6 @@ class ContextProvider:
                 open_documents.append(
                     OpenDocument(d.path, other_text, d.language_id, self.syntax.tree(d.uri))
                 )
-        tree = self.syntax.tree(uri) if self.syntax.text(uri) == text else None
         return collect_context(
             ContextRequest(
                 text=text,
@@ -124,7 +123,7 @@ class ContextProvider:
                 count_tokens=count_tokens,
                 budget=budget,
                 language_id=language_id or None,
-                tree=tree,
+                tree=self.tree_for(uri, text),
                 open_documents=open_documents,
                 ring=self.ring,
                 index=self.index if self.roots else None,
