@@ -9,9 +9,11 @@ prefetch hit rates, the share of requests cancelled, and pass@1 of the first sug
 `benchmarks/results/`.
 
     python -m benchmarks.latency [--quick] [--configs target auto ...] [--tasks N] [--bodies M]
+                                 [--order file|spread]
                                  [--infill-url http://127.0.0.1:8012/infill] [--llama-server]
 
-The full suite (40 single-line tasks, 10 bodies, all five configurations and llama-server;
+The full suite (the first 40 single-line tasks and 10 bodies in file order, all five
+configurations and llama-server;
 about an hour on 2 idle cores) after building llama-server once:
 
     python -m benchmarks.llama_server build
@@ -63,6 +65,7 @@ INFILL = "infill"
 class Plan:
     configs: tuple[str, ...]
     tasks: tuple[LatencyTask, ...]
+    order: str
     typing: Typing
     infill_url: str | None
     llama_server: bool
@@ -200,6 +203,7 @@ def _meta(plan: Plan, started: str) -> dict[str, Any]:
         "seed": plan.typing.seed,
         "checks": plan.checks,
         "fake_backend": os.environ.get("AIRGAP_LSP_FAKE_BACKEND", "") not in ("", "0"),
+        "order": plan.order,
         "task_ids": [t.task_id for t in plan.tasks],
         "load_average": list(os.getloadavg()),
         "started": started,
@@ -250,6 +254,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--tasks", type=int, default=None, help="single-line tasks (default 40)")
     p.add_argument("--bodies", type=int, default=None, help="body tasks (default tasks / 4)")
+    p.add_argument(
+        "--order",
+        choices=["file", "spread"],
+        default=None,
+        help="first tasks in file order (default; the llama-server anchor's set) or spread "
+        "over the whole set (default with --quick)",
+    )
     p.add_argument("--infill-url", default=None, help="a llama.cpp-style /infill endpoint")
     p.add_argument("--llama-server", action="store_true", help="compare with llama-server")
     p.add_argument("--cps", type=float, default=8.0, help="typing rate, characters/s")
@@ -279,6 +290,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         n_lines = 40 if args.tasks is None else args.tasks
         n_bodies = max(1, (n_lines + 3) // 4) if args.bodies is None else args.bodies
         configs = tuple(CONFIGS if chosen is None else chosen)
+    order = args.order or ("spread" if args.quick else "file")
     if args.infill_url:
         from urllib.parse import urlparse
 
@@ -287,7 +299,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
             raise SystemExit(f"--infill-url must be a loopback address, not {host!r}")
     return Plan(
         configs=configs,
-        tasks=tuple(load_tasks(n_lines, n_bodies)),
+        tasks=tuple(load_tasks(n_lines, n_bodies, order)),
+        order=order,
         typing=Typing(
             chars_per_second=args.cps,
             jitter=args.jitter,

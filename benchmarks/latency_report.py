@@ -183,9 +183,13 @@ def tables(results: Sequence[ConfigResult], all_metrics: Sequence[Mapping[str, A
     )
 
 
+_ORDERS = {"file": "the first of each set in file order", "spread": "spread over each set"}
+
+
 def notes(results: Sequence[ConfigResult], meta: Mapping[str, Any]) -> str:
     lines = [
-        f"- {meta['n_line']} single-line infilling tasks, {meta['n_body']} HumanEval+ bodies; "
+        f"- {meta['n_line']} single-line infilling tasks, {meta['n_body']} HumanEval+ bodies "
+        f"({_ORDERS.get(meta.get('order', ''), 'spread over each set')}); "
         f"typing {meta['chars_per_second']} chars/s (log-normal jitter {meta['jitter']}; "
         f"a ~{meta['pause_s']} s pause after {100 * meta['pause_prob']:.0f}% of words; "
         f"seed {meta['seed']}), debounce {meta['debounce_ms']} ms.",

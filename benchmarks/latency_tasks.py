@@ -74,15 +74,24 @@ def _spread(items: Sequence[object], n: int) -> list[int]:
     return [i * len(items) // n for i in range(n)]
 
 
-def load_tasks(n_lines: int, n_bodies: int) -> list[LatencyTask]:
-    """`n_lines` single-line infilling tasks then `n_bodies` HumanEval+ bodies."""
+Order = Literal["file", "spread"]
+
+
+def _pick(items: Sequence[object], n: int, order: Order) -> list[int]:
+    return _spread(items, n) if order == "spread" else list(range(min(n, len(items))))
+
+
+def load_tasks(n_lines: int, n_bodies: int, order: Order = "spread") -> list[LatencyTask]:
+    """`n_lines` single-line infilling tasks then `n_bodies` HumanEval+ bodies: the first ones
+    in file order (the set the issue's llama-server anchor was measured on) or spread evenly
+    over the whole set."""
     tasks: list[LatencyTask] = []
     if n_lines:
         lines = load_single_line_infilling()
-        tasks += [from_infill(lines[i]) for i in _spread(lines, n_lines)]
+        tasks += [from_infill(lines[i]) for i in _pick(lines, n_lines, order)]
     if n_bodies:
         bodies = load_humaneval_plus()
-        tasks += [from_humaneval(bodies[i]) for i in _spread(bodies, n_bodies)]
+        tasks += [from_humaneval(bodies[i]) for i in _pick(bodies, n_bodies, order)]
     return tasks
 
 

@@ -296,7 +296,11 @@ class _Loop:
             if deadline is not None and time.monotonic() > deadline:
                 reason = "budget"
                 break
-            reason = self._step()
+            try:
+                reason = self._step()
+            except Aborted:
+                # Cancelled inside a verification batch: the cache already forgot the batch.
+                reason = "cancelled"
         text = self.text if self.cut is None else self.text[: self.cut]
         return DecodeResult(list(self.out), text, reason, self.stats)
 

@@ -8,6 +8,8 @@ speed it may only diverge where the reference's top-2 logits nearly tie.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from completion.engine import DecodeOptions, Engine
@@ -151,6 +153,41 @@ def test_cancellation_stops_within_one_step(pair):
     # Tokens already verified in the step that saw the cancel are kept; no new step starts.
     assert result.stats.generated - flag["at"] <= engine.draft_max + 1
     assert result.stats.generated < 60
+
+
+def test_cancel_at_any_check_returns_cancelled_and_keeps_the_cache_exact(pair):
+    """Whichever check sees the cancel (between steps, before drafting, between the pieces of
+    a verification batch or inside its graph computation), the request ends as cancelled with
+    a prefix of the right output, and the next request on the same document still decodes
+    exactly what plain greedy decoding would."""
+    arch, target, draft = pair
+    engine = make_engine(target, draft)
+    prompt = target.tokenize(PROMPTS[3])
+    ref, _ = greedy_reference(target, prompt, 30)
+    options = DecodeOptions(max_tokens=30, drafting="model", verify_one_by_one=True)
+    places: set[str] = set()
+    for later in range(0, 40, 3):
+        state = {"armed": 0, "calls": 0}
+
+        def arm(text: str, state: dict[str, int] = state) -> int | None:
+            state["armed"] = 1  # the first token is out: the prompt phase is over
+            return None
+
+        def cancelled(later: int = later, state: dict[str, int] = state) -> bool:
+            if not state["armed"]:
+                return False
+            state["calls"] += 1
+            if state["calls"] > later:
+                places.add(sys._getframe(1).f_code.co_name)
+                return True
+            return False
+
+        result = engine.generate("doc", prompt, options, arm, cancelled)
+        assert result.stop_reason == "cancelled", (arch, later)
+        assert result.tokens == ref[: len(result.tokens)]
+        again = engine.generate("doc", prompt, options)
+        assert again.tokens == ref, (arch, later, first_divergence(again.tokens, ref))
+    assert {"_on_abort", "run"} <= places, places
 
 
 def test_incompatible_draft_falls_back_to_plain_decoding(
