@@ -7,7 +7,7 @@ that makes the task's own tests fail; the buggy program goes through the same lo
 with a diagnostic on the buggy function, and the patched program is graded with HumanEval+
 (`benchmarks.harness.evaluate.check_plus`: base + plus inputs against the reference).
 Every task runs once per drafting mode (plain decoding vs speculation), from a cold cache,
-the mode order rotating per task. Results: benchmarks/results/fix_bench.{json,md} and
+the mode order rotating per task. Results: benchmarks/results/fix_bench.{json,md,png} and
 fix_bench_tasks.jsonl; the bug set is cached in benchmarks/results/fix_tasks.jsonl.
 
     .venv/bin/python -m benchmarks.fix_bench --limit 20 --modes none,ngram,auto
@@ -27,6 +27,7 @@ from typing import Any
 
 from benchmarks.harness.datasets import HumanEvalTask, load_humaneval_plus
 from benchmarks.harness.evaluate import check_base, check_plus
+from benchmarks.harness.plot import plot_latency
 from benchmarks.harness.stats import Progress, RunSummary, markdown_table, write_results
 from completion.actions import ActionError, Parsed, apply_edits, outcome_of, plan_fix, run_plan
 from completion.engine import DecodeOptions
@@ -337,6 +338,18 @@ def markdown(summaries: list[RunSummary], bugs: list[Bug], meta: dict[str, Any])
     )
 
 
+def plot(records: list[dict[str, Any]], modes: list[str], path: Path) -> Path:
+    """Whole-action latency per drafting mode (ECDF), fixed share in the legend."""
+    distributions = {}
+    for mode in modes:
+        rows = [r for r in records if r["mode"] == mode]
+        fixed = sum(bool(r["passed"]) for r in rows)
+        distributions[f"drafting={mode} ({fixed}/{len(rows)} fixed)"] = [
+            r["total_ms"] for r in rows
+        ]
+    return plot_latency(distributions, path, title="Fix with AI: latency of one action")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=None, help="first N bugs (default: all)")
@@ -389,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     with (RESULTS / f"{args.stem}_tasks.jsonl").open("w") as f:
         for record in records:
             f.write(json.dumps(record) + "\n")
+    plot(records, modes, RESULTS / f"{args.stem}.png")
     print(md_path.read_text(), file=sys.stderr)
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0

@@ -10,7 +10,9 @@ expected tokens per millisecond, so speculation switches itself off where it doe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
+NgramMode = Literal["fresh", "copy", "resume"]
 ALPHA = 0.15  # EMA weight of a new measurement
 
 
@@ -57,6 +59,8 @@ class CostModel:
     # previous draft was accepted whole (the user's code repeating a block): tracked apart.
     ngram: Acceptance = field(default_factory=lambda: Acceptance(3.0, 1.0))
     ngram_copy: Acceptance = field(default_factory=lambda: Acceptance(9.0, 1.0))
+    # ...and a copy picked up again next to where it stood after a substitution.
+    ngram_resume: Acceptance = field(default_factory=lambda: Acceptance(3.0, 1.0))
 
     def observe_target(self, n: int, ms: float) -> None:
         if n == 1:
@@ -124,11 +128,11 @@ class CostModel:
             return True
         return self._best_k(1.0, k_max, self.draft_step_ms) > 0
 
-    def ngram_tracker(self, copying: bool) -> Acceptance:
-        return self.ngram_copy if copying else self.ngram
+    def ngram_tracker(self, mode: NgramMode) -> Acceptance:
+        return {"copy": self.ngram_copy, "resume": self.ngram_resume}.get(mode, self.ngram)
 
-    def ngram_pays(self, k: int, copying: bool = False) -> int:
+    def ngram_pays(self, k: int, mode: NgramMode = "fresh") -> int:
         """How many of k n-gram proposals to verify (0 = not worth a batch)."""
         if self.target_step_ms is None:
             return k
-        return self._best_k(self.ngram_tracker(copying).p, k, 0.0)
+        return self._best_k(self.ngram_tracker(mode).p, k, 0.0)

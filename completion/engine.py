@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from completion.adaptive import CostModel
+from completion.adaptive import CostModel, NgramMode
 from completion.drafting import NgramDrafter, check_draft_vocab
 from completion.runtime import Aborted, Context, Model, RuntimeError_
 from completion.sequences import SequenceCache, Slot, common_prefix
@@ -155,7 +155,7 @@ class Engine:
         stats.predict_ms = (time.monotonic() - t1) * 1000
         return result
 
-    def calibrate(self, sizes: Sequence[int] = (1, 2, 4, 8, 16)) -> dict[str, object]:
+    def calibrate(self, sizes: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> dict[str, object]:
         """Measure, on this hardware, a target step and verification batches of several
         sizes, and a draft-model step; the cost model starts from these numbers."""
         tokens = self.target.tokenize(
@@ -253,6 +253,7 @@ class _Loop:
             self.ngram = engine._ngram
         self.dslot: Slot | None = None
         self.copying = False  # the last step verified an n-gram draft whole
+        self.ngram_mode: NgramMode = "fresh"
 
     # Appends one token; returns a stop reason or None.
     def _push(self, token: int) -> str | None:
@@ -315,10 +316,13 @@ class _Loop:
             # A match of the longest n-gram is a copy in the making, as is the continuation
             # of a draft accepted whole.
             self.copying = self.copying or self.ngram.last_order >= self.ngram.max_n
+            self.ngram_mode = (
+                "copy" if self.copying else "resume" if self.ngram.realigned else "fresh"
+            )
             n = (
                 len(proposal)
                 if self.o.verify_one_by_one
-                else costs.ngram_pays(len(proposal), self.copying)
+                else costs.ngram_pays(len(proposal), self.ngram_mode)
             )
             if n > 0:
                 return "ngram", proposal[:n]
@@ -441,7 +445,7 @@ class _Loop:
         elif kind == "ngram":
             self.stats.drafted_ngram += len(drafts)
             self.stats.accepted_ngram += accepted
-            self.e.costs.ngram_tracker(self.copying).observe(len(drafts), accepted)
+            self.e.costs.ngram_tracker(self.ngram_mode).observe(len(drafts), accepted)
         self.copying = kind == "ngram" and accepted == len(drafts)
         # Evaluated tokens beyond the accepted drafts and the verified one are forgotten.
         cache.rollback(self.slot, len(preds) - accepted - 1)

@@ -41,10 +41,10 @@ def test_ngram_copy_pays_only_with_long_reliable_drafts_on_a_cpu():
     costs = cpu_like()
     for _ in range(30):
         costs.ngram_copy.observe(16, 16)  # copying: whole drafts accepted
-    assert costs.ngram_pays(15, copying=True) == 15  # a 16-token batch is cheap per token
+    assert costs.ngram_pays(15, mode="copy") == 15  # a 16-token batch is cheap per token
     for _ in range(30):
         costs.ngram.observe(4, 1)  # fresh matches: mostly wrong
-    assert costs.ngram_pays(15, copying=False) == 0
+    assert costs.ngram_pays(15, mode="fresh") == 0
 
 
 def test_verify_cost_interpolates_and_extrapolates():

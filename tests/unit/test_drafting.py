@@ -27,6 +27,34 @@ def test_ngram_uses_other_sources_and_grows_with_output():
     assert d.propose(live, 2) == [60, 61]  # the most recent occurrence wins
 
 
+def test_ngram_copy_resumes_after_a_substitution():
+    # The file has `f(EUR, 1, 2, 3)`; the next case writes `f(GBP, ...` then `USD` (two tokens
+    # where the source had one) and must pick the copy up again each time.
+    F, OPEN, EUR, GBP, US, D, COMMA, CLOSE = 10, 11, 12, 13, 14, 15, 16, 17
+    source = [F, OPEN, EUR, COMMA, 1, COMMA, 2, COMMA, 3, CLOSE, 99]
+    d = NgramDrafter(max_n=4, min_n=2)
+    live = [5, F, OPEN]
+    d.reset([source], live=live)
+    assert d.propose(live, 3) == [EUR, COMMA, 1]
+    live += [GBP]  # the target rejected EUR at once and wrote GBP
+    d.extended()
+    assert d.propose(live, 3) == [COMMA, 1, COMMA]
+    assert d.realigned
+    live += [COMMA, 1, COMMA, US]  # three accepted, then a new value
+    d.extended()
+    assert d.propose(live, 2) == [COMMA, 3]  # 2 -> US: the substitution guess
+    live += [D]  # ...which was wrong: US D replaced one token
+    d.extended()
+    assert d.propose(live, 2) == []  # nothing near follows `US D`
+    live += [COMMA]
+    d.extended()
+    assert d.propose(live, 3) == [3, CLOSE, 99]  # `D ,` -> the nearest `,` resumes the copy
+    assert d.realigned
+    d.reset([source], live=[7, 8])
+    assert d.propose([7, 8], 3) == []
+    assert d.propose([7, 8, COMMA], 3) == []  # no copy under way: a lone token never resumes
+
+
 def test_vocab_check():
     a = (2, 151936, ("!", "a", "<|fim_middle|>"))
     assert check_draft_vocab(a, a).compatible
