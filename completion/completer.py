@@ -7,6 +7,7 @@ output. Knows nothing of LSP; offsets are Python string indices (code points).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -14,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from completion.code_context import ContextProvider
-from completion.engine import DecodeOptions, Engine
+from completion.engine import DecodeOptions, DecodeResult, Engine
 from completion.postprocess import (
     Shape,
     decide_shape,
     finalize,
+    is_placeholder,
     stop_index,
     strip_code_fence,
     with_next_line,
@@ -30,6 +32,7 @@ from context import CompletionMode, completion_mode, language_for, shape_complet
 log = logging.getLogger(__name__)
 
 Cancelled = Callable[[], bool]
+STOPPED = frozenset({"cancelled", "budget", "prompt_budget"})  # no time left for a retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,20 +215,38 @@ class Completer:
             expected_tokens=48 if shape.multiline else 12,
         )
         engine = self._engine_for(shape)
-        result = engine.generate(request.key, prompt.tokens, options, stop, cancelled)
-        raw = strip_code_fence(result.text) if chat else result.text
-        if result.stop_reason == "budget" and shape.multiline and "\n" in raw:
-            raw = raw[: raw.rindex("\n")]  # out of time: keep the complete lines only
-        text = finalize(raw, prompt.suffix_text, shape)
-        if text is not None and s.shaping and request.language:
-            tree = self.context.tree_for(request.key, request.text) if self.context else None
-            # An inserted line carries its newline: shaped like a one-line block.
-            multi = shape.multiline or shape.inserts_line
-            mode = CompletionMode.MULTI_LINE if multi else CompletionMode.SINGLE_LINE
-            shaped = shape_completion(
-                request.text, offset, text, request.language, mode=mode, tree=tree
-            )
-            text = shaped if shaped.strip() else None
+
+        def attempt(options: DecodeOptions) -> tuple[DecodeResult, str | None]:
+            result = engine.generate(request.key, prompt.tokens, options, stop, cancelled)
+            raw = strip_code_fence(result.text) if chat else result.text
+            if result.stop_reason == "budget" and shape.multiline and "\n" in raw:
+                raw = raw[: raw.rindex("\n")]  # out of time: keep the complete lines only
+            text = finalize(raw, prompt.suffix_text, shape)
+            if text is not None and s.shaping and request.language:
+                tree = self.context.tree_for(request.key, request.text) if self.context else None
+                # An inserted line carries its newline: shaped like a one-line block.
+                multi = shape.multiline or shape.inserts_line
+                mode = CompletionMode.MULTI_LINE if multi else CompletionMode.SINGLE_LINE
+                shaped = shape_completion(
+                    request.text, offset, text, request.language, mode=mode, tree=tree
+                )
+                text = shaped if shaped.strip() else None
+            return result, text
+
+        result, text = attempt(options)
+        if text is not None and is_placeholder(text) and result.stop_reason not in STOPPED:
+            # Instruct-tuned models like to leave `# Your code here` + `pass` in an empty
+            # body; nobody wants that as ghost text. Ask once more with the token that opened
+            # the placeholder forbidden there (the prompt is cached: only decoding repeats).
+            at = next((i for i, t in enumerate(result.tokens) if engine.target.piece(t).strip()), 0)
+            if at < len(result.tokens):
+                ban = (at, frozenset({result.tokens[at]}))
+                retry, retry_text = attempt(dataclasses.replace(options, ban=ban))
+                if retry_text is not None and not is_placeholder(retry_text):
+                    retry.stats.generated += result.stats.generated
+                    retry.stats.predict_ms += result.stats.predict_ms
+                    retry.stats.prompt_ms += result.stats.prompt_ms
+                    result, text = retry, retry_text
         st = result.stats
         total = (time.monotonic() - t0) * 1000
         log.info(

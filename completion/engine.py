@@ -45,6 +45,9 @@ class DecodeOptions:
     ngram_sources: tuple[tuple[int, ...], ...] = ()
     extra_stop_tokens: frozenset[int] = frozenset()
     expected_tokens: int = 32  # how long the caller expects the output (for draft catch-up)
+    # (output index, tokens): at that position the target may not pick these (a retry that
+    # steers away from a placeholder such as `# Your code here` / `pass`).
+    ban: tuple[int, frozenset[int]] | None = None
 
 
 @dataclass(slots=True)
@@ -289,7 +292,7 @@ class _Loop:
         ctx = self.e.tctx
         row = ctx.logits(-1)
         self._record_margin(row)
-        reason = self._push(_argmax(row))
+        reason = self._push(self._pick(row, 0))
         while reason is None:
             if self.cancelled():
                 reason = "cancelled"
@@ -304,6 +307,15 @@ class _Loop:
                 reason = "cancelled"
         text = self.text if self.cut is None else self.text[: self.cut]
         return DecodeResult(list(self.out), text, reason, self.stats)
+
+    def _pick(self, row: np.ndarray, index: int) -> int:
+        """The target's greedy choice for output position `index`."""
+        ban = self.o.ban
+        if ban is None or ban[0] != index:
+            return _argmax(row)
+        row = row.copy()
+        row[list(ban[1])] = -np.inf
+        return _argmax(row)
 
     def _drafts(self) -> tuple[str, list[int]]:
         room = self.o.max_tokens - len(self.out)
@@ -420,7 +432,7 @@ class _Loop:
             for i, tok in enumerate(batch):
                 cache.extend(self.slot, [tok], abort=self.cancelled)
                 row = ctx.logits(-1)
-                preds.append(_argmax(row))
+                preds.append(self._pick(row, len(self.out) + i))
                 if self.o.track_margins:
                     rows.append(row.copy())
                 if stop_early and i < len(drafts) and preds[-1] != drafts[i]:
@@ -429,7 +441,7 @@ class _Loop:
             cache.extend(self.slot, batch, abort=self.cancelled, logits="all")
             for i in range(len(batch)):
                 row = ctx.logits(i)
-                preds.append(_argmax(row))
+                preds.append(self._pick(row, len(self.out) + i))
                 if self.o.track_margins:
                     rows.append(row.copy())
         ms = (time.monotonic() - t0) * 1000

@@ -2,7 +2,8 @@
 
 Owns the decision single-line vs multi-line from the cursor position, the streaming stop rule
 applied while tokens arrive (end of line, end of block, line budget), and the final clean-up:
-text that repeats the suffix is dropped and a whitespace-only suggestion is never returned.
+text that repeats the suffix is dropped and a whitespace-only suggestion is never returned;
+and it recognises placeholder output (`# Your code here` + `pass`) that is not worth showing.
 """
 
 from __future__ import annotations
@@ -69,9 +70,15 @@ def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
         nl2 = text.find("\n", nl + 1)
         return nl2 if nl2 >= 0 else None
     lines = text.split("\n")
-    # The first line continues the cursor's line; its indentation is the cursor's.
-    base = _indent_width(shape.indent) if line_prefix.strip() == "" else None
-    if base is None:
+    if line_prefix.strip() == "":
+        # The first line continues the cursor's line: its indentation is the cursor's plus
+        # whatever the model wrote before the code (at column 0 of an empty line, all of it).
+        base = _indent_width(line_prefix + lines[0]) if lines[0].strip() else None
+        if base is None:
+            if len(lines) == 1:
+                return None  # the indentation of the first line is not known yet
+            base = _indent_width(shape.indent)
+    else:
         base = _indent_width(shape.indent) + 1  # after an opener, the body is indented deeper
     complete = lines[:-1]  # the last line may still be growing
     offset = 0
@@ -121,6 +128,29 @@ def finalize(completion: str, suffix: str, shape: Shape) -> str | None:
     if not text.strip():
         return None
     return text
+
+
+_STUB_LINE = re.compile(
+    r"(pass|\.\.\.|raise NotImplementedError(\(.*\))?|todo!\(.*\)|unimplemented!\(.*\));?"
+)
+_COMMENT_START = ("#", "//", "/*", "*", "--")
+_TODO = re.compile(r"your code|\btodo\b|implement|fill (this )?in|write (the |your )?code", re.I)
+
+
+def is_placeholder(text: str) -> bool:
+    """A suggestion that only says "write code here": comments such as `# Your code here` or
+    `// TODO: implement`, with at most `pass` / `...` / `raise NotImplementedError` /
+    `todo!()`. A lone `pass` is real code (an empty `except` block) and is not one."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    said_todo = False
+    for line in lines:
+        if line.startswith(_COMMENT_START):
+            said_todo = said_todo or bool(_TODO.search(line))
+        elif _STUB_LINE.fullmatch(line):
+            said_todo = said_todo or "NotImplemented" in line or line.startswith("todo!")
+        else:
+            return False
+    return said_todo
 
 
 def strip_code_fence(text: str) -> str:

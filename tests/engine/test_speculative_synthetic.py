@@ -190,6 +190,23 @@ def test_cancel_at_any_check_returns_cancelled_and_keeps_the_cache_exact(pair):
     assert {"_on_abort", "run"} <= places, places
 
 
+def test_a_banned_token_is_avoided_at_its_position_only_and_drafting_stays_exact(pair):
+    arch, target, draft = pair
+    engine = make_engine(target, draft)
+    prompt = target.tokenize(PROMPTS[0])
+    ref, _ = greedy_reference(target, prompt, 24)
+    ban = (3, frozenset({ref[3]}))
+    plain = engine.generate(
+        "p", prompt, DecodeOptions(max_tokens=24, drafting="none", verify_one_by_one=True, ban=ban)
+    )
+    assert plain.tokens[:3] == ref[:3] and plain.tokens[3] != ref[3]
+    drafted = engine.generate(
+        "d", prompt, DecodeOptions(max_tokens=24, drafting="model", verify_one_by_one=True, ban=ban)
+    )
+    assert drafted.tokens == plain.tokens, (arch, first_divergence(drafted.tokens, plain.tokens))
+    assert drafted.stats.drafted_model > 0
+
+
 def test_incompatible_draft_falls_back_to_plain_decoding(
     synthetic_qwen2_pair, synthetic_other_vocab
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from completion.postprocess import (
     decide_shape,
     finalize,
+    is_placeholder,
     stop_index,
     strip_code_fence,
     trim_suffix_overlap,
@@ -34,6 +35,20 @@ def test_multiline_stops_where_the_block_ends():
     more = body + "\n\ndef other():\n"
     cut = stop_index(more, shape, line_prefix)
     assert cut is not None and more[:cut].rstrip() == body.rstrip()
+
+
+def test_a_block_started_at_column_zero_ends_where_its_own_indentation_ends():
+    # An empty line with the cursor at column 0: the model writes the indentation too, and the
+    # block is the one that indentation puts it in.
+    shape = decide_shape("", "")
+    last = "    return result\n\n\ndef check_solution():\n    pass\n"
+    cut = stop_index(last, shape, "")
+    assert cut is not None and last[:cut].rstrip() == "    return result"
+    inner = "            current.append(c)\n        elif c == ' ':\n            continue\n"
+    cut = stop_index(inner, shape, "")
+    assert cut is not None and inner[:cut].rstrip() == "            current.append(c)"
+    body = "    for v in xs:\n        total += v\n    return total\n"
+    assert stop_index(body, shape, "") is None
 
 
 def test_multiline_line_budget():
@@ -78,3 +93,16 @@ def test_a_block_that_reaches_the_code_below_stops_there():
     shape = with_next_line(decide_shape("", ""), "\n    return total\n")
     text = "    total += 1\n    return total\n"
     assert stop_index(text, shape, "") == len("    total += 1")
+
+
+def test_placeholders_are_recognised_and_real_code_is_not():
+    assert is_placeholder("# Your code here\n    pass")
+    assert is_placeholder("# TODO: implement this function\n    pass")
+    assert is_placeholder("raise NotImplementedError()")
+    assert is_placeholder("// TODO: implement")
+    assert is_placeholder("todo!()")
+    assert not is_placeholder("pass")  # an empty except block
+    assert not is_placeholder("...")
+    assert not is_placeholder("# Check the edge case first\n    if not arr:\n        return True")
+    assert not is_placeholder("# sort first\n")  # a comment, but not a placeholder
+    assert not is_placeholder("")
