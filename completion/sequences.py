@@ -72,8 +72,11 @@ class SequenceCache:
         self.slots = [Slot(i) for i in range(ctx.n_seq)]
 
     def _choose(self, key: str, prompt: Sequence[int]) -> Slot:
-        best = max(self.slots, key=lambda s: (common_prefix(s.tokens, prompt), s.key == key))
-        if common_prefix(best.tokens, prompt) * 2 >= len(prompt) and best.tokens:
+        shared, _, best = max(
+            ((common_prefix(s.tokens, prompt), s.key == key, s) for s in self.slots),
+            key=lambda t: (t[0], t[1]),
+        )
+        if shared * 2 >= len(prompt) and best.tokens:
             return best
         own = next((s for s in self.slots if s.key == key), None)
         if own is not None:
