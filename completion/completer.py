@@ -27,7 +27,9 @@ from completion.postprocess import (
 )
 from completion.prompt import Budget, Prompt, PromptInput, fim_prompt
 from completion.settings import CompletionSettings
+from completion.steady_context import SteadyContexts
 from context import CompletionMode, completion_mode, language_for, shape_completion
+from context.windows import suffix_window
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ class Completer:
         self.context = context
         self.model = engine.target
         self._small: Engine | None = None
+        self._steady = SteadyContexts()
         self.description = f"{self.model.name} ({self.model.path.name})" + (
             f" + draft {engine.draft.path.name}" if engine.draft else ""
         )
@@ -115,8 +118,11 @@ class Completer:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text))
 
-    def _build_prompt(self, request: CompletionRequest, offset: int, budget: Budget) -> Prompt:
-        """The prompt from the code context when there is one, else from the raw text."""
+    def _build_prompt(
+        self, request: CompletionRequest, offset: int, budget: Budget, steady: bool = True
+    ) -> Prompt:
+        """The prompt from the code context when there is one, else from the raw text; with
+        `steady`, the context chosen for the document before while it still applies."""
         if self.context is None or not self.settings.use_context:
             raw = PromptInput(
                 prefix=request.text[:offset],
@@ -127,6 +133,31 @@ class Completer:
             )
             return fim_prompt(self.model, raw, budget)
         total = budget.prefix + budget.suffix + budget.extra
+        kept = (
+            self._steady.reuse(
+                request.key, request.text, offset, self.count_tokens, request.extra_files
+            )
+            if steady and self.settings.steady_context
+            else None
+        )
+        if kept is not None:
+            # The user is typing here: keep the context chosen before so the cached prompt
+            # holds; only the suffix, which follows the cursor in the prompt, is evaluated
+            # again, so it is kept short.
+            prefix, kept_files = kept
+            end = suffix_window(
+                request.text,
+                offset,
+                min(budget.suffix, self.settings.typing_suffix_tokens),
+                self.count_tokens,
+            )
+            return fim_prompt(
+                self.model,
+                PromptInput(
+                    prefix, request.text[offset:end], request.path, kept_files, request.language
+                ),
+                Budget(total, total, total),
+            )
         ctx = self.context.collect(
             request.key,
             request.text,
@@ -140,6 +171,16 @@ class Completer:
             suffix_fraction=budget.suffix / (budget.prefix + budget.suffix),
         )
         files = [*request.extra_files, *((f.path, f.text) for f in ctx.files)]
+        self._steady.remember(
+            request.key,
+            request.text,
+            offset,
+            ctx.prefix,
+            ctx.window_start,
+            files,
+            ctx.report.prefix_tokens,
+            request.extra_files,
+        )
         # The context already fits the budget; the prompt builder only adds control tokens.
         return fim_prompt(
             self.model,
@@ -167,7 +208,8 @@ class Completer:
                 budget = Budget(budget.prefix // 2, max(32, budget.suffix // 2), 0)
             else:
                 break
-            prompt = self._build_prompt(request, offset, budget)
+            # A smaller context is chosen anew (and kept for the keystrokes that follow).
+            prompt = self._build_prompt(request, offset, budget, steady=False)
         return prompt
 
     def _shape(self, request: CompletionRequest, offset: int, line_prefix: str) -> Shape:
