@@ -144,47 +144,43 @@ class Completer:
             # The user is typing here: keep the context chosen before so the cached prompt
             # holds; only the suffix, which follows the cursor in the prompt, is evaluated
             # again, so it is kept short.
-            prefix, kept_files = kept
+            prefix, files = kept
             end = suffix_window(
                 request.text,
                 offset,
                 min(budget.suffix, self.settings.typing_suffix_tokens),
                 self.count_tokens,
             )
-            return fim_prompt(
-                self.model,
-                PromptInput(
-                    prefix, request.text[offset:end], request.path, kept_files, request.language
-                ),
-                Budget(total, total, total),
+            suffix = request.text[offset:end]
+        else:
+            ctx = self.context.collect(
+                request.key,
+                request.text,
+                offset,
+                request.path,
+                request.language,
+                self.count_tokens,
+                total,
+                file_overhead_tokens=1,
+                extra_fraction=budget.extra / total,
+                suffix_fraction=budget.suffix / (budget.prefix + budget.suffix),
             )
-        ctx = self.context.collect(
-            request.key,
-            request.text,
-            offset,
-            request.path,
-            request.language,
-            self.count_tokens,
-            total,
-            file_overhead_tokens=1,
-            extra_fraction=budget.extra / total,
-            suffix_fraction=budget.suffix / (budget.prefix + budget.suffix),
-        )
-        files = [*request.extra_files, *((f.path, f.text) for f in ctx.files)]
-        self._steady.remember(
-            request.key,
-            request.text,
-            offset,
-            ctx.prefix,
-            ctx.window_start,
-            files,
-            ctx.report.prefix_tokens,
-            request.extra_files,
-        )
+            files = (*request.extra_files, *((f.path, f.text) for f in ctx.files))
+            self._steady.remember(
+                request.key,
+                request.text,
+                offset,
+                ctx.prefix,
+                ctx.window_start,
+                files,
+                ctx.report.prefix_tokens,
+                request.extra_files,
+            )
+            prefix, suffix = ctx.prefix, ctx.suffix
         # The context already fits the budget; the prompt builder only adds control tokens.
         return fim_prompt(
             self.model,
-            PromptInput(ctx.prefix, ctx.suffix, request.path, files, request.language),
+            PromptInput(prefix, suffix, request.path, files, request.language),
             Budget(total, total, total),
         )
 
@@ -280,9 +276,10 @@ class Completer:
             # Instruct-tuned models like to leave `# Your code here` + `pass` in an empty
             # body; nobody wants that as ghost text. Ask once more with the token that opened
             # the placeholder forbidden there (the prompt is cached: only decoding repeats).
-            at = next((i for i, t in enumerate(result.tokens) if engine.target.piece(t).strip()), 0)
-            if at < len(result.tokens):
-                ban = (at, frozenset({result.tokens[at]}))
+            tokens = result.tokens
+            at = next((i for i, t in enumerate(tokens) if engine.target.piece(t).strip()), None)
+            if at is not None:
+                ban = (at, frozenset({tokens[at]}))
                 retry, retry_text = attempt(dataclasses.replace(options, ban=ban))
                 if retry_text is not None and not is_placeholder(retry_text):
                     retry.stats.generated += result.stats.generated

@@ -79,8 +79,8 @@ class NgramDrafter:
         if self.last_order < self.max_n:
             resumed = self._resume(history)
             if resumed is not None:
-                (si, end, guessed), self.realigned = resumed, True
-                hit = (si, end)
+                si, end, guessed = resumed
+                hit, self.realigned = (si, end), True
         if hit is None:
             # The copy may resume after a longer substitution: keep its place for a while.
             if self._copy is not None and len(history) - self._copy[2] > self.ahead:
@@ -121,7 +121,7 @@ class NgramDrafter:
                     best is None or abs(j - expected) < abs(best - expected)
                 ):
                     best = j
-            if best is not None and best < len(src):
+            if best is not None:
                 return si, best, False
         return None
 

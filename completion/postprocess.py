@@ -73,10 +73,11 @@ def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
     if line_prefix.strip() == "":
         # The first line continues the cursor's line: its indentation is the cursor's plus
         # whatever the model wrote before the code (at column 0 of an empty line, all of it).
-        base = _indent_width(line_prefix + lines[0]) if lines[0].strip() else None
-        if base is None:
-            if len(lines) == 1:
-                return None  # the indentation of the first line is not known yet
+        if lines[0].strip():
+            base = _indent_width(line_prefix + lines[0])
+        elif len(lines) == 1:
+            return None  # the indentation of the first line is not known yet
+        else:
             base = _indent_width(shape.indent)
     else:
         base = _indent_width(shape.indent) + 1  # after an opener, the body is indented deeper

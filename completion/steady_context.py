@@ -3,7 +3,8 @@
 The code context (enclosing scopes, definitions named near the cursor, extra files, where the
 prefix window starts) is chosen for a request; chosen anew on every keystroke it shifts now and
 then, and every shift invalidates the cached prompt from that point on: measured typing in the
-middle of a 1,500-line file, 15 % of keystrokes re-evaluated more than 500 prompt tokens.
+middle of a 470-line file (a 1,500-token prompt), 15 % of keystrokes re-evaluated more than
+500 prompt tokens.
 This module owns the per-document record of the last choice and the rule for reusing it: the
 text above the window is unchanged, the cursor is still inside the window, and the grown
 prefix stays within a margin of its size when chosen. Then only the text typed since (and the
@@ -87,6 +88,3 @@ class SteadyContexts:
             return None
         self._by_key.move_to_end(key)
         return prefix, choice.files
-
-    def forget(self, key: str) -> None:
-        self._by_key.pop(key, None)

@@ -22,6 +22,15 @@ _MAX_REGION_LINES = 150
 _FIX_WINDOW_LINES = 12
 
 
+def _about_code(parsed: Parsed, start: int, end: int, ask: str) -> str:
+    """The user message asking `ask` of text[start:end]: context notes, the code, the ask."""
+    code = parsed.text[start:end]
+    return (
+        context_notes(parsed, start, end)
+        + f"Code from `{parsed.path}`:\n{_block(parsed, code)}\n\n{ask}"
+    )
+
+
 def plan_fix(parsed: Parsed, start: int, end: int, message: str) -> Plan:
     """Fix the problem a diagnostic reports at text[start:end]."""
     text = parsed.text
@@ -39,10 +48,7 @@ def plan_fix(parsed: Parsed, start: int, end: int, message: str) -> Plan:
         "everything else exactly as it is. Reply with the complete corrected code in one code "
         "block."
     )
-    user = (
-        context_notes(parsed, r_start, r_end)
-        + f"Code from `{parsed.path}`:\n{_block(parsed, code)}\n\n{ask}"
-    )
+    user = _about_code(parsed, r_start, r_end, ask)
     n = _approx_tokens(code)
     return Plan(
         kind=FIX,
@@ -100,10 +106,7 @@ def plan_rewrite(parsed: Parsed, start: int, end: int, instruction: str) -> Plan
         f"Instruction: {instruction.strip()}\n\nRewrite the code above following the "
         "instruction. Reply with only the rewritten code in one code block."
     )
-    user = (
-        context_notes(parsed, start, end)
-        + f"Code from `{parsed.path}`:\n{_block(parsed, code)}\n\n{ask}"
-    )
+    user = _about_code(parsed, start, end, ask)
     n = _approx_tokens(code)
     return Plan(
         kind=REWRITE,
@@ -137,11 +140,13 @@ def plan_explain(parsed: Parsed, start: int, end: int) -> Plan:
     else:
         start, end = full_lines(text, start, end)
     code = text[start:end]
-    user = (
-        context_notes(parsed, start, end)
-        + f"Code from `{parsed.path}`:\n{_block(parsed, code)}\n\nExplain what this code does "
-        "and how, concisely, in Markdown: a one-sentence summary, then the key points as a "
-        "short list. Mention any bug you notice. Do not rewrite the code."
+    user = _about_code(
+        parsed,
+        start,
+        end,
+        "Explain what this code does and how, concisely, in Markdown: a one-sentence summary, "
+        "then the key points as a short list. Mention any bug you notice. Do not rewrite the "
+        "code.",
     )
     return Plan(
         kind=EXPLAIN,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.typing_long_file import ANCHOR, TYPED
 from completion.backend import load_backend
 from completion.code_context import ContextProvider
 from completion.completer import CompletionRequest
@@ -18,7 +19,6 @@ from completion.settings import ModelSettings, Settings
 pytestmark = pytest.mark.model
 
 SOURCE = Path(__file__).resolve().parents[2] / "completion" / "engine.py"
-TYPED = "    def _helper(self, value: int) -> int:\n        return value * 2\n"
 
 
 def test_keystrokes_in_a_long_file_evaluate_only_the_typed_text_and_a_short_suffix(draft_path):
@@ -28,7 +28,7 @@ def test_keystrokes_in_a_long_file_evaluate_only_the_typed_text_and_a_short_suff
     s = backend.settings
     budget = Budget(s.prefix_tokens, s.suffix_tokens, s.extra_context_tokens)
     src = SOURCE.read_text()
-    cut = src.index("    def _step(self)")
+    cut = src.index(ANCHOR)
     evaluated: list[int] = []
     previous: list[int] | None = None
     for i in range(len(TYPED) + 1):
