@@ -73,6 +73,7 @@ class Plan:
     results_dir: Path
     stem: str
     load_timeout_s: float
+    log_level: str = "warning"
 
 
 def _uri(task: LatencyTask) -> str:
@@ -94,7 +95,9 @@ async def _run_lsp(name: str, plan: Plan, progress: Progress) -> ConfigResult:
     result = ConfigResult(name, "defaults" if options is None else _describe(options))
     log = plan.results_dir / f"{plan.stem}_{_slug(name)}.log"
     log.unlink(missing_ok=True)
-    transport = LspTransport(name, options, load_timeout_s=plan.load_timeout_s, log_path=log)
+    transport = LspTransport(
+        name, options, load_timeout_s=plan.load_timeout_s, log_path=log, log_level=plan.log_level
+    )
     try:
         async with transport:
             result.load_seconds = transport.load_seconds
@@ -277,6 +280,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--stem", default=None, help="output file names (default latency, latency_quick)"
     )
     p.add_argument("--load-timeout", type=float, default=600.0, help="seconds to load models")
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning"],
+        help="server log level (info: one line per request and per model run)",
+    )
     return p.parse_args(argv)
 
 
@@ -317,6 +326,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         results_dir=args.results_dir,
         stem=args.stem or ("latency_quick" if args.quick else "latency"),
         load_timeout_s=args.load_timeout,
+        log_level=args.log_level,
     )
 
 

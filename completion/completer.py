@@ -231,6 +231,7 @@ class Completer:
         line_prefix, _ = line_around(request.text, offset)
         shape = self._shape(request, offset, line_prefix)
         prompt = self._fit_prompt(request, offset)
+        prep_ms = (time.monotonic() - t0) * 1000
         chat = prompt.kind == "chat"
 
         def stop(text: str) -> int | None:
@@ -289,13 +290,16 @@ class Completer:
         st = result.stats
         total = (time.monotonic() - t0) * 1000
         log.info(
-            "completion: %d prompt tokens (%d reused) %.0f ms, %d generated %.0f ms, stop=%s",
+            "completion: prep %.0f ms, %d prompt tokens (%d reused) %.0f ms, "
+            "%d generated %.0f ms, stop=%s, total %.0f ms",
+            prep_ms,
             st.prompt_tokens,
             st.reused_tokens,
             st.prompt_ms,
             st.generated,
             st.predict_ms,
             result.stop_reason,
+            total,
         )
         if text is None or result.stop_reason == "cancelled":
             return None

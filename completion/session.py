@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ class CompletionSession:
     async def suggest(self, backend: Backend, request: CompletionRequest) -> Suggestion | None:
         """A suggestion for the request, from memory when possible, else from the model."""
         self.stats["requests"] += 1
+        t0 = time.monotonic()
         prefix = request.text[: request.offset]
         _, line_suffix = line_around(request.text, request.offset)
         hit = self.cache.get(request.key, prefix, line_suffix)
@@ -50,11 +52,18 @@ class CompletionSession:
             self.stats["typedAheadHits" if hit.source == "model" else "prefetchHits"] += 1
             self.stats["served"] += 1
             source = "typed-ahead" if hit.source == "model" else "prefetch"
+            _log_request(request, source, t0)
             return Suggestion(hit.text, "\n" in hit.text, "cache", source=source)
         self._drop_prefetch(request.key)
         token = CancelToken()
+        started: list[float] = []
+
+        def job(tok: CancelToken) -> Suggestion | None:
+            started.append(time.monotonic())
+            return backend.complete(request, tok)
+
         future, _ = self.worker.submit(
-            lambda tok: backend.complete(request, tok),
+            job,
             priority=INTERACTIVE,
             key=request.key,
             token=token,
@@ -65,13 +74,17 @@ class CompletionSession:
         except asyncio.CancelledError:
             token.cancel("client cancelled")
             self.stats["cancelled"] += 1
+            _log_request(request, "cancelled", t0, started)
             raise
         except Cancelled:
             self.stats["superseded" if token.reason == "superseded" else "cancelled"] += 1
+            _log_request(request, token.reason, t0, started)
             return None
         if token.cancelled:
             self.stats["superseded" if token.reason == "superseded" else "cancelled"] += 1
+            _log_request(request, token.reason, t0, started)
             return None
+        _log_request(request, "model" if suggestion else "empty", t0, started)
         if suggestion is None:
             self.stats["empty"] += 1
             return None
@@ -141,3 +154,12 @@ class CompletionSession:
         """A document closed: its suggestions and prefetch go."""
         self._drop_prefetch(key)
         self.cache.forget(key)
+
+
+def _log_request(
+    request: CompletionRequest, outcome: str, t0: float, started: list[float] | None = None
+) -> None:
+    """One line per request: how it ended and, for a model run, how long it queued."""
+    now = time.monotonic()
+    waited = f", waited {(started[0] - t0) * 1000:.0f} ms" if started else ""
+    log.info("request at %d: %s in %.0f ms%s", request.offset, outcome, (now - t0) * 1000, waited)
