@@ -27,7 +27,7 @@ from completion.postprocess import (
 )
 from completion.prompt import Budget, Prompt, PromptInput, fim_prompt
 from completion.settings import CompletionSettings
-from completion.steady_context import SteadyContexts
+from completion.steady_context import SteadyContexts, line_start
 from context import CompletionMode, completion_mode, language_for, shape_completion
 from context.windows import suffix_window
 
@@ -141,17 +141,14 @@ class Completer:
             else None
         )
         if kept is not None:
-            # The user is typing here: keep the context chosen before so the cached prompt
-            # holds; only the suffix, which follows the cursor in the prompt, is evaluated
-            # again, so it is kept short.
-            prefix, files = kept
-            end = suffix_window(
-                request.text,
-                offset,
-                min(budget.suffix, self.settings.typing_suffix_tokens),
-                self.count_tokens,
-            )
-            suffix = request.text[offset:end]
+            # The user is typing here: the context chosen before is kept so the cached prompt
+            # holds; what was typed since the anchor is the middle.
+            prefix, middle, files = kept.prefix, kept.middle, kept.files
+            if kept.suffix is not None:
+                suffix = kept.suffix
+            else:
+                end = suffix_window(request.text, offset, budget.suffix, self.count_tokens)
+                suffix = request.text[offset:end]
         else:
             ctx = self.context.collect(
                 request.key,
@@ -176,13 +173,20 @@ class Completer:
                 ctx.report.prefix_tokens,
                 request.extra_files,
             )
-            prefix, suffix = ctx.prefix, ctx.suffix
+            middle = request.text[line_start(request.text, offset) : offset]
+            if not ctx.prefix.endswith(middle):
+                middle = ""
+            prefix, suffix = ctx.prefix[: len(ctx.prefix) - len(middle)], ctx.suffix
         # The context already fits the budget; the prompt builder only adds control tokens.
-        return fim_prompt(
+        prompt = fim_prompt(
             self.model,
-            PromptInput(prefix, suffix, request.path, files, request.language),
+            PromptInput(prefix, suffix, request.path, files, request.language, middle),
             Budget(total, total, total),
         )
+        if prompt.kind == "fim":
+            anchor = offset - len(middle)
+            self._steady.anchor(request.key, request.text, anchor, offset, prompt.suffix_text)
+        return prompt
 
     def _fit_prompt(self, request: CompletionRequest, offset: int) -> Prompt:
         """The richest prompt whose evaluation fits the prompt time budget, judged from the

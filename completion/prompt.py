@@ -55,6 +55,9 @@ class PromptInput:
     path: str = "untitled"
     extra_files: Sequence[tuple[str, str]] = ()
     language: str = ""
+    # Text just before the cursor, placed after the middle marker: the model continues it.
+    # What the user types goes here, so the prefix and suffix before it stay cached.
+    middle: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class Prompt:
     stable_tokens: int = 0
     prefix_text: str = ""  # the part of the prefix the model actually sees
     suffix_text: str = ""
+    middle_text: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -114,7 +118,7 @@ def head_tokens(vocab: Vocabulary, text: str, budget: int) -> tuple[list[int], s
 def fim_prompt(vocab: Vocabulary, request: PromptInput, budget: Budget) -> Prompt:
     """The repository-level FIM prompt:
     [bos] <|repo_name|>repo\\n (<|file_sep|>path\\ntext)* <|file_sep|>path\\n
-    <|fim_prefix|>prefix<|fim_suffix|>suffix<|fim_middle|>
+    <|fim_prefix|>prefix<|fim_suffix|>suffix<|fim_middle|>middle
     """
     ctl = vocab.control
     if not ctl.has_fim:
@@ -132,6 +136,7 @@ def fim_prompt(vocab: Vocabulary, request: PromptInput, budget: Budget) -> Promp
     prefix, prefix_text = tail_tokens(vocab, request.prefix, budget.prefix)
     suffix, suffix_text = head_tokens(vocab, request.suffix, budget.suffix)
     tokens += [ctl.fim_prefix, *prefix, ctl.fim_suffix, *suffix, ctl.fim_middle]
+    tokens += vocab.tokenize(request.middle) if request.middle else []
     return Prompt(
         tokens=tokens,
         kind="fim",
@@ -141,6 +146,7 @@ def fim_prompt(vocab: Vocabulary, request: PromptInput, budget: Budget) -> Promp
         stable_tokens=stable,
         prefix_text=prefix_text,
         suffix_text=suffix_text,
+        middle_text=request.middle,
     )
 
 
@@ -227,7 +233,7 @@ CURSOR = "<CURSOR>"
 def chat_completion_prompt(vocab: Vocabulary, request: PromptInput, budget: Budget) -> Prompt:
     """Completion through a chat template, for models without FIM tokens."""
     log.info("model has no FIM tokens: completing through its chat template instead")
-    prefix, prefix_text = tail_tokens(vocab, request.prefix, budget.prefix)
+    prefix, prefix_text = tail_tokens(vocab, request.prefix + request.middle, budget.prefix)
     suffix, suffix_text = head_tokens(vocab, request.suffix, budget.suffix)
     system = (
         "You complete code. Reply with only the code that belongs at "

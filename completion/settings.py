@@ -36,9 +36,6 @@ class CompletionSettings:
     drafting: str = "auto"
     prefix_tokens: int = 1024
     suffix_tokens: int = 256
-    # While typing in a document the suffix is evaluated again on every request (it follows
-    # the cursor in the prompt): a shorter one keeps those requests fast on a CPU.
-    typing_suffix_tokens: int = 32
     steady_context: bool = True  # keep a document's chosen context while typing in it
     extra_context_tokens: int = 512
     single_line_model: str = "target"  # "target" or "draft": which model writes single lines

@@ -5,10 +5,17 @@ prefix window starts) is chosen for a request; chosen anew on every keystroke it
 then, and every shift invalidates the cached prompt from that point on: measured typing in the
 middle of a 470-line file (a 1,500-token prompt), 15 % of keystrokes re-evaluated more than
 500 prompt tokens.
-This module owns the per-document record of the last choice and the rule for reusing it: the
-text above the window is unchanged, the cursor is still inside the window, and the grown
-prefix stays within a margin of its size when chosen. Then only the text typed since (and the
-suffix, which follows it in the prompt) is new to the model.
+
+A fill-in-the-middle prompt is prefix, suffix, then middle. What the user types goes into the
+middle, after an anchor (the start of the line where typing began), as llama.vim does with
+llama-server's `/infill`: the prefix up to the anchor and the suffix after the cursor stay the
+same tokens, so a keystroke costs the model only the characters typed.
+
+This module owns the per-document record of the last choice and the rules for reusing it. The
+context holds while the text above the window is unchanged, the cursor is inside the window and
+the prefix stays within a margin of its size when chosen. The anchor holds while the document
+differs from the anchored one only between the anchor and the cursor (text typed, accepted or
+erased there) and that stretch stays short; otherwise the middle starts at the cursor's line.
 """
 
 from __future__ import annotations
@@ -18,6 +25,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 GROWTH = 1.25  # the prefix may grow by this factor before the context is chosen anew
+MIDDLE_TOKENS = 256  # a longer middle moves into the prefix (one re-evaluation of the suffix)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """The prompt's parts for a request, from the remembered choice."""
+
+    prefix: str  # context head + the window up to the anchor
+    middle: str  # from the anchor to the cursor
+    suffix: str | None  # the anchored suffix, or None: the anchor moved, choose a suffix
+    files: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchor:
+    offset: int
+    before: str  # text[:offset] when anchored
+    after: str  # the text after the cursor when anchored
+    suffix: str  # the suffix the prompt used (a head of `after`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +54,11 @@ class _Choice:
     files: tuple[tuple[str, str], ...]
     prefix_limit: int
     given: tuple[tuple[str, str], ...]  # the request's own extra files when chosen
+    anchor: _Anchor | None = None
+
+
+def line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
 
 
 class SteadyContexts:
@@ -64,6 +95,25 @@ class SteadyContexts:
         while len(self._by_key) > self.capacity:
             self._by_key.popitem(last=False)
 
+    def anchor(self, key: str, text: str, anchor: int, offset: int, suffix: str) -> None:
+        """The prompt for the cursor at `offset` put text[anchor:offset] in the middle and
+        `suffix` (a head of text[offset:]) after the prefix."""
+        choice = self._by_key.get(key)
+        if choice is None or not choice.window_start <= anchor <= offset:
+            return
+        if not text.startswith(suffix, offset):
+            return
+        mark = _Anchor(anchor, text[:anchor], text[offset:], suffix)
+        self._by_key[key] = _Choice(
+            choice.window_start,
+            choice.above,
+            choice.head,
+            choice.files,
+            choice.prefix_limit,
+            choice.given,
+            mark,
+        )
+
     def reuse(
         self,
         key: str,
@@ -71,9 +121,8 @@ class SteadyContexts:
         offset: int,
         count_tokens: Callable[[str], int],
         given: Sequence[tuple[str, str]] = (),
-    ) -> tuple[str, tuple[tuple[str, str], ...]] | None:
-        """(prefix, extra files) of the remembered context grown to the cursor, or None when it
-        no longer applies."""
+    ) -> Kept | None:
+        """The remembered context grown to the cursor, or None when it no longer applies."""
         choice = self._by_key.get(key)
         # The prompt budget is not compared: the context may have been chosen under one shrunk
         # to fit the prompt time budget, and the next request asks with the full one again.
@@ -83,8 +132,22 @@ class SteadyContexts:
             return None
         if not text.startswith(choice.above):
             return None
-        prefix = choice.head + text[choice.window_start : offset]
-        if count_tokens(prefix) > choice.prefix_limit:
+        mark = choice.anchor
+        if (
+            mark is not None
+            and mark.offset <= offset
+            and text.startswith(mark.before)
+            and text.endswith(mark.after)
+            and len(text) - len(mark.after) == offset
+            and count_tokens(text[mark.offset : offset]) <= MIDDLE_TOKENS
+        ):
+            self._by_key.move_to_end(key)
+            prefix = choice.head + text[choice.window_start : mark.offset]
+            return Kept(prefix, text[mark.offset : offset], mark.suffix, choice.files)
+        start = max(line_start(text, offset), choice.window_start)
+        prefix = choice.head + text[choice.window_start : start]
+        middle = text[start:offset]
+        if count_tokens(prefix + middle) > choice.prefix_limit:
             return None
         self._by_key.move_to_end(key)
-        return prefix, choice.files
+        return Kept(prefix, middle, None, choice.files)

@@ -1,19 +1,20 @@
-"""The context chosen for a document is reused while the user types below its window start."""
+"""The context chosen for a document is reused while the user types below its window start, and
+the typed text stays in the FIM middle after an anchor while only that stretch changes."""
 
 from __future__ import annotations
 
-from completion.steady_context import SteadyContexts
+from completion.steady_context import MIDDLE_TOKENS, Kept, SteadyContexts
 
 
 def count(text: str) -> int:
     return len(text.split())
 
 
-def remembered(text: str, offset: int) -> SteadyContexts:
+def remembered(text: str, offset: int, prefix_tokens: int = 10) -> SteadyContexts:
     steady = SteadyContexts()
     window_start = text.index("line 3")
     prefix = "HEAD\n" + text[window_start:offset]
-    steady.remember("a", text, offset, prefix, window_start, [("x.py", "X")], 10)
+    steady.remember("a", text, offset, prefix, window_start, [("x.py", "X")], prefix_tokens)
     return steady
 
 
@@ -25,7 +26,52 @@ def test_typing_in_the_window_keeps_head_and_files():
     steady = remembered(TEXT, offset)
     typed = TEXT[:offset] + "abc" + TEXT[offset:]
     got = steady.reuse("a", typed, offset + 3, count)
-    assert got == ("HEAD\nline 3\nline 4 abc", (("x.py", "X"),))
+    # No anchor yet: the middle starts at the cursor's line.
+    assert got == Kept("HEAD\nline 3\n", "line 4 abc", None, (("x.py", "X"),))
+
+
+def anchored(text: str, offset: int, prefix_tokens: int = 10) -> SteadyContexts:
+    steady = remembered(text, offset, prefix_tokens)
+    anchor = text.rfind("\n", 0, offset) + 1
+    steady.anchor("a", text, anchor, offset, text[offset:])
+    return steady
+
+
+def test_typing_accepting_and_erasing_after_the_anchor_keep_prefix_and_suffix():
+    offset = TEXT.index("|")
+    steady = anchored(TEXT, offset)
+    files = (("x.py", "X"),)
+    for typed in ("abc", "abc\n    def", ""):
+        text = TEXT[:offset] + typed + TEXT[offset:]
+        got = steady.reuse("a", text, offset + len(typed), count)
+        assert got == Kept("HEAD\nline 3\n", "line 4 " + typed, TEXT[offset:], files)
+    erased = TEXT[: offset - 2] + TEXT[offset:]  # backspace over "4 "
+    got = steady.reuse("a", erased, offset - 2, count)
+    assert got == Kept("HEAD\nline 3\n", "line ", TEXT[offset:], files)
+
+
+def test_the_anchor_moves_when_text_outside_the_middle_changes():
+    offset = TEXT.index("|")
+    steady = anchored(TEXT, offset)
+    # An edit after the cursor, a cursor on another line, a cursor before the anchor.
+    after = TEXT[:offset] + TEXT[offset:].replace("line 5", "line five")
+    assert steady.reuse("a", after, offset, count) == Kept(
+        "HEAD\nline 3\n", "line 4 ", None, (("x.py", "X"),)
+    )
+    below = TEXT.index("line 5") + 4
+    got = steady.reuse("a", TEXT, below, count)
+    assert got is not None and got.suffix is None and got.middle == "line"
+    got = steady.reuse("a", TEXT, TEXT.index("line 3") + 2, count)
+    assert got is not None and got.suffix is None and got.middle == "li"
+
+
+def test_a_long_middle_moves_into_the_prefix():
+    offset = TEXT.index("|")
+    steady = anchored(TEXT, offset, prefix_tokens=10 * MIDDLE_TOKENS)
+    typed = "w " * MIDDLE_TOKENS + "\nx y"
+    text = TEXT[:offset] + typed + TEXT[offset:]
+    got = steady.reuse("a", text, offset + len(typed), count)
+    assert got is not None and got.suffix is None and got.middle == "x y"
 
 
 def test_an_edit_above_the_window_chooses_again():
