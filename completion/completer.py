@@ -27,7 +27,7 @@ from completion.postprocess import (
 )
 from completion.prompt import Budget, Prompt, PromptInput, fim_prompt
 from completion.settings import CompletionSettings
-from completion.steady_context import SteadyContexts, line_start
+from completion.steady_context import SteadyContexts
 from context import CompletionMode, completion_mode, language_for, shape_completion
 from context.windows import suffix_window
 
@@ -173,10 +173,7 @@ class Completer:
                 ctx.report.prefix_tokens,
                 request.extra_files,
             )
-            middle = request.text[line_start(request.text, offset) : offset]
-            if not ctx.prefix.endswith(middle):
-                middle = ""
-            prefix, suffix = ctx.prefix[: len(ctx.prefix) - len(middle)], ctx.suffix
+            prefix, middle, suffix = ctx.prefix, "", ctx.suffix
         # The context already fits the budget; the prompt builder only adds control tokens.
         prompt = fim_prompt(
             self.model,
@@ -256,6 +253,7 @@ class Completer:
             verify_one_by_one=request.verify_one_by_one,
             ngram_sources=lookup,
             expected_tokens=48 if shape.multiline else 12,
+            heal=prompt.heal,
         )
         engine = self._engine_for(shape)
 

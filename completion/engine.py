@@ -21,6 +21,7 @@ import numpy as np
 
 from completion.adaptive import CostModel, NgramMode
 from completion.drafting import NgramDrafter, check_draft_vocab
+from completion.healing import still_to_spell
 from completion.runtime import Aborted, Context, Model, RuntimeError_
 from completion.sequences import SequenceCache, Slot, common_prefix
 
@@ -48,6 +49,9 @@ class DecodeOptions:
     # (output index, tokens): at that position the target may not pick these (a retry that
     # steers away from a placeholder such as `# Your code here` / `pass`).
     ban: tuple[int, frozenset[int]] | None = None
+    # Token healing: the prompt was backed off by a token with this text; the output must
+    # spell it first, and the result's text starts after it.
+    heal: str = ""
 
 
 @dataclass(slots=True)
@@ -246,6 +250,8 @@ class _Loop:
         self.history = list(prompt)  # prompt + out; the ngram drafter indexes it live
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.text = ""
+        self.heal = options.heal.encode("utf-8")
+        self.spelled = b""  # output bytes while they may still be spelling `heal`
         self.cut: int | None = None
         use_ngram = options.drafting in ("auto", "ngram", "combined")
         use_model = options.drafting in ("auto", "model", "combined") and engine.dcache
@@ -267,9 +273,12 @@ class _Loop:
         if self.use_ngram:
             self.ngram.extended()
         self.stats.generated += 1
-        self.text += self.decoder.decode(self.e.target.piece(token))
+        piece = self.e.target.piece(token)
+        if len(self.spelled) < len(self.heal):
+            self.spelled += piece
+        self.text += self.decoder.decode(piece)
         if self.stop is not None:
-            cut = self.stop(self.text)
+            cut = self.stop(self.visible)
             if cut is not None:
                 self.cut = cut
                 return "stop"
@@ -305,17 +314,32 @@ class _Loop:
             except Aborted:
                 # Cancelled inside a verification batch: the cache already forgot the batch.
                 reason = "cancelled"
-        text = self.text if self.cut is None else self.text[: self.cut]
+        text = self.visible if self.cut is None else self.visible[: self.cut]
         return DecodeResult(list(self.out), text, reason, self.stats)
 
-    def _pick(self, row: np.ndarray, index: int) -> int:
-        """The target's greedy choice for output position `index`."""
+    @property
+    def visible(self) -> str:
+        """The output after the healed text (what the caller asked for)."""
+        return self.text[len(self.o.heal) :] if self.o.heal else self.text
+
+    def _pick(self, row: np.ndarray, index: int, ahead: Sequence[int] = ()) -> int:
+        """The target's greedy choice for output position `index`, after the output so far
+        and the drafts `ahead` of it."""
         ban = self.o.ban
-        if ban is None or ban[0] != index:
+        rest = b""
+        if len(self.spelled) < len(self.heal):
+            piece = self.e.target.piece
+            rest = still_to_spell(self.heal, self.spelled + b"".join(piece(t) for t in ahead))
+        if not rest and (ban is None or ban[0] != index):
             return _argmax(row)
-        row = row.copy()
-        row[list(ban[1])] = -np.inf
-        return _argmax(row)
+        masked = row.copy()
+        if ban is not None and ban[0] == index:
+            masked[list(ban[1])] = -np.inf
+        if rest:
+            allowed = self.e.target.piece_index().allowed(rest)
+            if len(allowed):
+                return int(allowed[np.argmax(masked[allowed])])
+        return _argmax(masked)
 
     def _drafts(self) -> tuple[str, list[int]]:
         room = self.o.max_tokens - len(self.out)
@@ -432,7 +456,7 @@ class _Loop:
             for i, tok in enumerate(batch):
                 cache.extend(self.slot, [tok], abort=self.cancelled)
                 row = ctx.logits(-1)
-                preds.append(self._pick(row, len(self.out) + i))
+                preds.append(self._pick(row, len(self.out) + i, drafts[:i]))
                 if self.o.track_margins:
                     rows.append(row.copy())
                 if stop_early and i < len(drafts) and preds[-1] != drafts[i]:
@@ -441,7 +465,7 @@ class _Loop:
             cache.extend(self.slot, batch, abort=self.cancelled, logits="all")
             for i in range(len(batch)):
                 row = ctx.logits(i)
-                preds.append(self._pick(row, len(self.out) + i))
+                preds.append(self._pick(row, len(self.out) + i, drafts[:i]))
                 if self.o.track_margins:
                     rows.append(row.copy())
         ms = (time.monotonic() - t0) * 1000

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from completion.healing import back_off
 from completion.runtime import ControlTokens
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class Vocabulary(Protocol):
     def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]: ...
 
     def detokenize(self, tokens: Sequence[int]) -> str: ...
+
+    def piece(self, token: int) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class Prompt:
     prefix_text: str = ""  # the part of the prefix the model actually sees
     suffix_text: str = ""
     middle_text: str = ""
+    heal: str = ""  # the middle's last token, left out: the output spells it first
     notes: list[str] = field(default_factory=list)
 
 
@@ -136,7 +140,8 @@ def fim_prompt(vocab: Vocabulary, request: PromptInput, budget: Budget) -> Promp
     prefix, prefix_text = tail_tokens(vocab, request.prefix, budget.prefix)
     suffix, suffix_text = head_tokens(vocab, request.suffix, budget.suffix)
     tokens += [ctl.fim_prefix, *prefix, ctl.fim_suffix, *suffix, ctl.fim_middle]
-    tokens += vocab.tokenize(request.middle) if request.middle else []
+    middle, heal = back_off(vocab.tokenize(request.middle), vocab.piece, request.middle)
+    tokens += middle
     return Prompt(
         tokens=tokens,
         kind="fim",
@@ -147,6 +152,7 @@ def fim_prompt(vocab: Vocabulary, request: PromptInput, budget: Budget) -> Promp
         prefix_text=prefix_text,
         suffix_text=suffix_text,
         middle_text=request.middle,
+        heal=heal,
     )
 
 

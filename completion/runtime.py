@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from completion.healing import PieceIndex
+
 log = logging.getLogger(__name__)
 
 _backend_lock = threading.Lock()
@@ -122,6 +124,7 @@ class Model:
             eot=self._token_or_none(llama_cpp.llama_vocab_eot(self._vocab)),
         )
         self._piece_cache: dict[int, bytes] = {}
+        self._piece_index: PieceIndex | None = None
         self._free = llama_cpp.llama_model_free
 
     @staticmethod
@@ -167,6 +170,12 @@ class Model:
         out = buf.raw[:n]
         self._piece_cache[token] = out
         return out
+
+    def piece_index(self) -> PieceIndex:
+        """The vocabulary sorted for token healing (built on first use, ≈ 0.5 s)."""
+        if self._piece_index is None:
+            self._piece_index = PieceIndex(self.n_vocab, self.piece)
+        return self._piece_index
 
     def token_text(self, token: int) -> str:
         """The vocabulary's own spelling of a token (control tokens included)."""

@@ -7,15 +7,18 @@ middle of a 470-line file (a 1,500-token prompt), 15 % of keystrokes re-evaluate
 500 prompt tokens.
 
 A fill-in-the-middle prompt is prefix, suffix, then middle. What the user types goes into the
-middle, after an anchor (the start of the line where typing began), as llama.vim does with
-llama-server's `/infill`: the prefix up to the anchor and the suffix after the cursor stay the
-same tokens, so a keystroke costs the model only the characters typed.
+middle, after an anchor (where the cursor was when the prompt was laid out), as llama.vim does
+with llama-server's `/infill` (it anchors at the line start): the prefix up to the anchor and
+the suffix after the cursor stay the same tokens, so a keystroke costs the model only the
+characters typed. The anchor is the cursor itself, not its line start, so that a first request
+sees the prefix cut at the cursor as in FIM training (a middle ending in the indentation's
+whitespace token, say, is a tokenization the model never saw; see `healing`).
 
 This module owns the per-document record of the last choice and the rules for reusing it. The
 context holds while the text above the window is unchanged, the cursor is inside the window and
 the prefix stays within a margin of its size when chosen. The anchor holds while the document
 differs from the anchored one only between the anchor and the cursor (text typed, accepted or
-erased there) and that stretch stays short; otherwise the middle starts at the cursor's line.
+erased there) and that stretch stays short; otherwise the cursor becomes the anchor.
 """
 
 from __future__ import annotations
@@ -55,10 +58,6 @@ class _Choice:
     prefix_limit: int
     given: tuple[tuple[str, str], ...]  # the request's own extra files when chosen
     anchor: _Anchor | None = None
-
-
-def line_start(text: str, offset: int) -> int:
-    return text.rfind("\n", 0, offset) + 1
 
 
 class SteadyContexts:
@@ -144,10 +143,8 @@ class SteadyContexts:
             self._by_key.move_to_end(key)
             prefix = choice.head + text[choice.window_start : mark.offset]
             return Kept(prefix, text[mark.offset : offset], mark.suffix, choice.files)
-        start = max(line_start(text, offset), choice.window_start)
-        prefix = choice.head + text[choice.window_start : start]
-        middle = text[start:offset]
-        if count_tokens(prefix + middle) > choice.prefix_limit:
+        prefix = choice.head + text[choice.window_start : offset]
+        if count_tokens(prefix) > choice.prefix_limit:
             return None
         self._by_key.move_to_end(key)
-        return Kept(prefix, middle, None, choice.files)
+        return Kept(prefix, "", None, choice.files)

@@ -276,3 +276,27 @@ def test_prompt_shrinks_to_fit_the_prompt_time_budget(synthetic_qwen2_pair):
     assert unbounded is not None and bounded is not None
     assert unbounded.prompt_tokens > 1000
     assert bounded.prompt_tokens <= 128 + 32 + 16  # the smallest windows, nothing extra
+
+
+def test_healed_output_spells_the_backed_off_token_first_and_drafting_stays_exact(pair):
+    arch, target, draft = pair
+    engine = make_engine(target, draft)
+    text = PROMPTS[1]
+    tokens = target.tokenize(text)
+    healed = target.piece(tokens[-1]).decode()
+    assert healed.strip()  # a real token to heal, not whitespace only
+    prompt = tokens[:-1]
+    outputs = []
+    for i, drafting in enumerate(("none", "model", "ngram")):
+        options = DecodeOptions(
+            max_tokens=24, drafting=drafting, verify_one_by_one=True, heal=healed
+        )
+        result = engine.generate(f"h{i}", prompt, options)
+        spelled = b"".join(target.piece(t) for t in result.tokens)
+        assert spelled.startswith(healed.encode()), (arch, drafting, spelled[:40])
+        assert result.text == spelled.decode("utf-8", "replace")[len(healed) :]
+        outputs.append(result.tokens)
+    assert outputs[1] == outputs[0] and outputs[2] == outputs[0], arch
+    # Unconstrained, the random model does not spell it on its own: the constraint acted.
+    free = engine.generate("free", prompt, DecodeOptions(max_tokens=4, drafting="none"))
+    assert not b"".join(target.piece(t) for t in free.tokens).startswith(healed.encode())

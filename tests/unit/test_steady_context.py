@@ -26,14 +26,13 @@ def test_typing_in_the_window_keeps_head_and_files():
     steady = remembered(TEXT, offset)
     typed = TEXT[:offset] + "abc" + TEXT[offset:]
     got = steady.reuse("a", typed, offset + 3, count)
-    # No anchor yet: the middle starts at the cursor's line.
-    assert got == Kept("HEAD\nline 3\n", "line 4 abc", None, (("x.py", "X"),))
+    # No anchor yet: the cursor is the anchor.
+    assert got == Kept("HEAD\nline 3\nline 4 abc", "", None, (("x.py", "X"),))
 
 
 def anchored(text: str, offset: int, prefix_tokens: int = 10) -> SteadyContexts:
     steady = remembered(text, offset, prefix_tokens)
-    anchor = text.rfind("\n", 0, offset) + 1
-    steady.anchor("a", text, anchor, offset, text[offset:])
+    steady.anchor("a", text, offset, offset, text[offset:])
     return steady
 
 
@@ -44,10 +43,14 @@ def test_typing_accepting_and_erasing_after_the_anchor_keep_prefix_and_suffix():
     for typed in ("abc", "abc\n    def", ""):
         text = TEXT[:offset] + typed + TEXT[offset:]
         got = steady.reuse("a", text, offset + len(typed), count)
-        assert got == Kept("HEAD\nline 3\n", "line 4 " + typed, TEXT[offset:], files)
-    erased = TEXT[: offset - 2] + TEXT[offset:]  # backspace over "4 "
-    got = steady.reuse("a", erased, offset - 2, count)
-    assert got == Kept("HEAD\nline 3\n", "line ", TEXT[offset:], files)
+        assert got == Kept("HEAD\nline 3\nline 4 ", typed, TEXT[offset:], files)
+    erased = TEXT[:offset] + "ab" + TEXT[offset:]  # "abc" typed, then backspace
+    got = steady.reuse("a", erased, offset + 2, count)
+    assert got == Kept("HEAD\nline 3\nline 4 ", "ab", TEXT[offset:], files)
+    # Erased past the anchor: the cursor becomes the anchor.
+    before = TEXT[: offset - 1] + TEXT[offset:]
+    got = steady.reuse("a", before, offset - 1, count)
+    assert got == Kept("HEAD\nline 3\nline 4", "", None, files)
 
 
 def test_the_anchor_moves_when_text_outside_the_middle_changes():
@@ -56,13 +59,13 @@ def test_the_anchor_moves_when_text_outside_the_middle_changes():
     # An edit after the cursor, a cursor on another line, a cursor before the anchor.
     after = TEXT[:offset] + TEXT[offset:].replace("line 5", "line five")
     assert steady.reuse("a", after, offset, count) == Kept(
-        "HEAD\nline 3\n", "line 4 ", None, (("x.py", "X"),)
+        "HEAD\nline 3\nline 4 ", "", None, (("x.py", "X"),)
     )
     below = TEXT.index("line 5") + 4
     got = steady.reuse("a", TEXT, below, count)
-    assert got is not None and got.suffix is None and got.middle == "line"
+    assert got is not None and got.suffix is None and got.prefix.endswith("line 5"[:4])
     got = steady.reuse("a", TEXT, TEXT.index("line 3") + 2, count)
-    assert got is not None and got.suffix is None and got.middle == "li"
+    assert got is not None and got.suffix is None and got.prefix == "HEAD\nli"
 
 
 def test_a_long_middle_moves_into_the_prefix():
@@ -71,7 +74,8 @@ def test_a_long_middle_moves_into_the_prefix():
     typed = "w " * MIDDLE_TOKENS + "\nx y"
     text = TEXT[:offset] + typed + TEXT[offset:]
     got = steady.reuse("a", text, offset + len(typed), count)
-    assert got is not None and got.suffix is None and got.middle == "x y"
+    assert got is not None and got.suffix is None and got.middle == ""
+    assert got.prefix.endswith(typed)
 
 
 def test_an_edit_above_the_window_chooses_again():
