@@ -95,6 +95,9 @@ class FakeBackend:
     def __init__(self) -> None:
         self.calls = 0
 
+    def forget(self, key: str) -> None:
+        pass
+
     def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None:
         self.calls += 1
         delay = float(os.environ.get("AIRGAP_LSP_FAKE_DELAY_MS", "0")) / 1000

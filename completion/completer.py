@@ -77,6 +77,9 @@ class Backend(Protocol):
 
     def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None: ...
 
+    def forget(self, key: str) -> None:
+        """The document closed: drop what was kept for it."""
+
 
 def line_around(text: str, offset: int) -> tuple[str, str]:
     start = text.rfind("\n", 0, offset) + 1
@@ -114,6 +117,9 @@ class Completer:
             base = self.engine.tctx
             self._small = Engine(draft, None, n_ctx=base.n_ctx // base.n_seq, n_seq=base.n_seq)
         return self._small
+
+    def forget(self, key: str) -> None:
+        self._steady.forget(key)
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text))

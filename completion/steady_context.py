@@ -23,6 +23,8 @@ erased there) and that stretch stays short; otherwise the cursor becomes the anc
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,11 +63,33 @@ class _Choice:
 
 
 class SteadyContexts:
-    """The last context chosen per document (a few documents, least recently used dropped)."""
+    """The last context chosen per document (a few documents, least recently used dropped).
+    Used on the model worker; `forget` may come from the server's event loop."""
 
     def __init__(self, capacity: int = 16) -> None:
         self.capacity = capacity
         self._by_key: OrderedDict[str, _Choice] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def forget(self, key: str) -> None:
+        self._put(key, None)
+
+    def _get(self, key: str) -> _Choice | None:
+        with self._lock:
+            choice = self._by_key.get(key)
+            if choice is not None:
+                self._by_key.move_to_end(key)
+            return choice
+
+    def _put(self, key: str, choice: _Choice | None) -> None:
+        with self._lock:
+            if choice is None:
+                self._by_key.pop(key, None)
+                return
+            self._by_key[key] = choice
+            self._by_key.move_to_end(key)
+            while len(self._by_key) > self.capacity:
+                self._by_key.popitem(last=False)
 
     def remember(
         self,
@@ -80,9 +104,9 @@ class SteadyContexts:
     ) -> None:
         window = text[window_start:offset]
         if not prefix.endswith(window):
-            self._by_key.pop(key, None)
+            self._put(key, None)
             return
-        self._by_key[key] = _Choice(
+        choice = _Choice(
             window_start,
             text[:window_start],
             prefix[: len(prefix) - len(window)],
@@ -90,28 +114,18 @@ class SteadyContexts:
             int(max(prefix_tokens, 1) * GROWTH),
             tuple(given),
         )
-        self._by_key.move_to_end(key)
-        while len(self._by_key) > self.capacity:
-            self._by_key.popitem(last=False)
+        self._put(key, choice)
 
     def anchor(self, key: str, text: str, anchor: int, offset: int, suffix: str) -> None:
         """The prompt for the cursor at `offset` put text[anchor:offset] in the middle and
         `suffix` (a head of text[offset:]) after the prefix."""
-        choice = self._by_key.get(key)
+        choice = self._get(key)
         if choice is None or not choice.window_start <= anchor <= offset:
             return
         if not text.startswith(suffix, offset):
             return
         mark = _Anchor(anchor, text[:anchor], text[offset:], suffix)
-        self._by_key[key] = _Choice(
-            choice.window_start,
-            choice.above,
-            choice.head,
-            choice.files,
-            choice.prefix_limit,
-            choice.given,
-            mark,
-        )
+        self._put(key, dataclasses.replace(choice, anchor=mark))
 
     def reuse(
         self,
@@ -122,7 +136,7 @@ class SteadyContexts:
         given: Sequence[tuple[str, str]] = (),
     ) -> Kept | None:
         """The remembered context grown to the cursor, or None when it no longer applies."""
-        choice = self._by_key.get(key)
+        choice = self._get(key)
         # The prompt budget is not compared: the context may have been chosen under one shrunk
         # to fit the prompt time budget, and the next request asks with the full one again.
         if choice is None or offset < choice.window_start:
@@ -140,11 +154,9 @@ class SteadyContexts:
             and len(text) - len(mark.after) == offset
             and count_tokens(text[mark.offset : offset]) <= MIDDLE_TOKENS
         ):
-            self._by_key.move_to_end(key)
             prefix = choice.head + text[choice.window_start : mark.offset]
             return Kept(prefix, text[mark.offset : offset], mark.suffix, choice.files)
         prefix = choice.head + text[choice.window_start : offset]
         if count_tokens(prefix) > choice.prefix_limit:
             return None
-        self._by_key.move_to_end(key)
         return Kept(prefix, "", None, choice.files)

@@ -350,9 +350,11 @@ def register(server: AirgapServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> None:
-        """Forget the document's trees and cached suggestions."""
+        """Forget the document's trees, cached suggestions and kept prompt context."""
         ls.session.forget(params.text_document.uri)
         ls.context.close(params.text_document.uri)
+        if ls.state.backend is not None:
+            ls.state.backend.forget(params.text_document.uri)
 
     @server.feature(STATS)
     def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:

@@ -56,3 +56,32 @@ def test_vscode_extension_ci():
     assert "extension/out/extension.js" in names, names
     assert "extension/package.json" in names, names
     assert not any("node_modules" in n for n in names), "runtime deps must be bundled"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def test_the_extension_declares_the_servers_defaults():
+    """A VS Code user who changes nothing gets the server's defaults, not other numbers."""
+    import dataclasses
+    import json
+
+    from completion.settings import Settings
+
+    declared = json.loads((VSCODE / "package.json").read_text())["contributes"]["configuration"]
+    properties = declared["properties"]
+    compared = 0
+    defaults = Settings()
+    for section in ("models", "completion", "log"):
+        group = getattr(defaults, section)
+        for f in dataclasses.fields(group):
+            key = f"airgap.{section}.{_camel(f.name)}"
+            if key not in properties:
+                continue
+            value = getattr(group, f.name)
+            expected = list(value) if isinstance(value, tuple) else value
+            assert properties[key]["default"] == expected, key
+            compared += 1
+    assert compared >= 12

@@ -27,6 +27,9 @@ class CountingBackend:
         self.stopped_early = 0
         self.lock = threading.Lock()
 
+    def forget(self, key: str) -> None:
+        pass
+
     def complete(self, request: CompletionRequest, cancelled) -> Suggestion | None:  # type: ignore[no-untyped-def]
         with self.lock:
             self.calls.append(request)

@@ -94,3 +94,10 @@ def test_a_window_grown_past_its_margin_chooses_again():
     grown = TEXT[:offset] + "w " * 8 + TEXT[offset:]
     assert steady.reuse("a", grown, offset + 4, count) is not None
     assert steady.reuse("a", grown, offset + 16, count) is None
+
+
+def test_a_closed_document_is_forgotten():
+    offset = TEXT.index("|")
+    steady = anchored(TEXT, offset)
+    steady.forget("a")
+    assert steady.reuse("a", TEXT, offset, count) is None
