@@ -27,6 +27,7 @@ from completion.sequences import SequenceCache, Slot, common_prefix
 
 log = logging.getLogger(__name__)
 
+FINISH_ON_CANCEL = 32  # prompt tokens; see Engine.generate
 StopRule = Callable[[str], int | None]  # decoded text so far -> where it must end, or None
 Cancelled = Callable[[], bool]
 
@@ -143,8 +144,14 @@ class Engine:
         t0 = time.monotonic()
         prompt_deadline = t0 + options.max_prompt_ms / 1000 if options.max_prompt_ms else None
 
+        # A short prompt tail is evaluated to the end even when the request is cancelled
+        # meanwhile: the next request (the user typed on) starts with the same tokens, and
+        # aborting kept nothing. Measured while typing, aborted tails piled up from keystroke
+        # to keystroke (32 tokens, 0.5 s) until a pause let one finish.
+        finish = self.tokens_to_evaluate(key, prompt) <= FINISH_ON_CANCEL
+
         def prompt_abort() -> bool:
-            return is_cancelled() or (
+            return (not finish and is_cancelled()) or (
                 prompt_deadline is not None and time.monotonic() > prompt_deadline
             )
 
@@ -157,6 +164,8 @@ class Engine:
         stats.reused_tokens = prepared.reused
         t1 = time.monotonic()
         stats.prompt_ms = (t1 - t0) * 1000
+        if is_cancelled():
+            return DecodeResult([], "", "cancelled", stats)
         loop = _Loop(self, prepared.slot, list(prompt), options, stop, is_cancelled, stats)
         result = loop.run(t1)
         stats.predict_ms = (time.monotonic() - t1) * 1000

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from completion.engine import DecodeOptions, Engine
+from completion.engine import FINISH_ON_CANCEL, DecodeOptions, Engine
 from completion.runtime import Model
 from tests.engine.conftest import first_divergence, greedy_reference
 
@@ -300,3 +300,21 @@ def test_healed_output_spells_the_backed_off_token_first_and_drafting_stays_exac
     # Unconstrained, the random model does not spell it on its own: the constraint acted.
     free = engine.generate("free", prompt, DecodeOptions(max_tokens=4, drafting="none"))
     assert not b"".join(target.piece(t) for t in free.tokens).startswith(healed.encode())
+
+
+def test_a_cancelled_short_prompt_tail_is_still_cached_and_a_long_one_is_not(pair):
+    arch, target, _ = pair
+    engine = make_engine(target, None)
+    long = target.tokenize(PROMPTS[0] + PROMPTS[1] + PROMPTS[2])
+    assert len(long) > FINISH_ON_CANCEL
+    result = engine.generate("a", long, DecodeOptions(max_tokens=8), cancelled=lambda: True)
+    assert result.stop_reason == "cancelled" and not result.tokens
+    assert engine.tokens_to_evaluate("a", long) == len(long)  # aborted: nothing kept
+    engine.generate("a", long[:-10], DecodeOptions(max_tokens=1))
+    result = engine.generate("a", long, DecodeOptions(max_tokens=8), cancelled=lambda: True)
+    assert result.stop_reason == "cancelled" and not result.tokens
+    # The user typed on: the next request evaluates only its own new token.
+    assert engine.tokens_to_evaluate("a", long) == 0, arch
+    again = engine.generate("a", long, DecodeOptions(max_tokens=1, drafting="none"))
+    if not target.is_recurrent:  # a recurrent one rewinds to its last checkpoint instead
+        assert again.stats.reused_tokens == len(long) - 1
