@@ -4,9 +4,10 @@
 Each configuration is a fresh server process driven over stdio like Neovim's native inline
 completion drives it (see `latency_session`). Reports latency percentiles of the first request
 on a new document and of requests while typing, tokens/s, draft acceptance, typed-ahead and
-prefetch hit rates, the share of requests cancelled, and pass@1 of the first suggestion; writes
-`latency.json`, `latency.md`, `latency_first.png` and `latency_typing.png` under
-`benchmarks/results/`.
+prefetch hit rates, the share of requests cancelled, and pass@1 of the first suggestion; typing
+latency also for single-line tasks alone (the issue's targets are stated for them); writes
+`latency.json`, `latency.md`, `latency_first.png`, `latency_typing.png` and
+`latency_typing_line.png` under `benchmarks/results/`.
 
     python -m benchmarks.latency [--quick] [--configs target auto ...] [--tasks N] [--bodies M]
                                  [--order file|spread]
@@ -14,7 +15,7 @@ prefetch hit rates, the share of requests cancelled, and pass@1 of the first sug
 
 The full suite (the first 40 single-line tasks and 10 bodies in file order, all five
 configurations and llama-server;
-about an hour on 2 idle cores) after building llama-server once:
+about 30 minutes on 2 idle cores) after building llama-server once:
 
     python -m benchmarks.llama_server build
     nice -n 5 python -m benchmarks.latency --llama-server

@@ -140,7 +140,7 @@ def test_suite_against_the_fake_backend(tmp_path: Path, monkeypatch: pytest.Monk
     results, paths = asyncio.run(latency.run_suite(plan))
     (result,) = results
     assert result.error is None, result.error
-    for key in ("json", "md", "png_first", "png_typing"):
+    for key in ("json", "md", "png_first", "png_typing", "png_typing_line"):
         assert paths[key].exists() and paths[key].stat().st_size > 0
     assert paths["png_first"].read_bytes()[:4] == b"\x89PNG"
     data = json.loads(paths["json"].read_text())
