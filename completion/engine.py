@@ -6,7 +6,10 @@ none, chosen by the cost model), verifies them in one batch of the target, keeps
 target itself would have produced and rolls back the rest. The output is the target's own
 greedy output; `verify_one_by_one` evaluates the verification batch one token per decode, the
 same kernels as plain decoding, which makes the output bit-exact with plain greedy decoding.
-Cancellation and time budgets are checked between steps and inside llama.cpp's computation.
+The target's greedy choice may be constrained (a banned token at one position; token healing's
+spelling of a backed-off token), the same in plain and verified steps. Cancellation and time
+budgets are checked between steps and inside llama.cpp's computation; a short prompt tail is
+finished first.
 """
 
 from __future__ import annotations
