@@ -82,11 +82,9 @@ def load_backend(
     say("measuring this machine's decode costs", 95)
     engine.calibrate()
     # Token healing's vocabulary index (≈ 0.5 s): built now, not on the first keystroke.
-    for model in (
-        (target, engine.draft) if settings.completion.single_line_model == "draft" else (target,)
-    ):
-        if model is not None:
-            model.piece_index()
+    target.piece_index()
+    if settings.completion.single_line_model == "draft" and engine.draft is not None:
+        engine.draft.piece_index()
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
     return Loaded(completer, time.monotonic() - t0, warnings)

@@ -186,7 +186,8 @@ class Completer:
             PromptInput(prefix, suffix, request.path, files, request.language, middle),
             Budget(total, total, total),
         )
-        if prompt.kind == "fim":
+        if prompt.kind == "fim" and (kept is None or kept.suffix is None):
+            # A new layout: its anchor. (A kept anchor still holds as it was recorded.)
             anchor = offset - len(middle)
             self._steady.anchor(request.key, request.text, anchor, offset, prompt.suffix_text)
         return prompt
