@@ -23,7 +23,6 @@ from completion.postprocess import (
     is_placeholder,
     stop_index,
     strip_code_fence,
-    with_next_line,
 )
 from completion.prompt import Budget, Prompt, PromptInput, fim_prompt
 from completion.settings import CompletionSettings
@@ -68,6 +67,7 @@ class Suggestion:
     accepted: int = 0
     stats: dict[str, float] = field(default_factory=dict)
     source: str = "model"  # "model", "typed-ahead" or "prefetch"
+    shed: str = ""  # context left out of the prompt to fit the prompt time budget
 
 
 class Backend(Protocol):
@@ -192,17 +192,17 @@ class Completer:
             self._steady.anchor(request.key, request.text, anchor, offset, prompt.suffix_text)
         return prompt
 
-    def _fit_prompt(self, request: CompletionRequest, offset: int) -> Prompt:
+    def _fit_prompt(self, request: CompletionRequest, offset: int) -> tuple[Prompt, str]:
         """The richest prompt whose evaluation fits the prompt time budget, judged from the
         prompt speed measured at load and what the cache already holds: extra context goes
         first, then the windows shrink. (While the user types, most of the prompt is cached,
-        so the full context fits again.)"""
+        so the full context fits again.) Also says what was shed, for the status."""
         s = self.settings
         budget = Budget(s.prefix_tokens, s.suffix_tokens, s.extra_context_tokens)
         prompt = self._build_prompt(request, offset, budget)
         per_token = self.engine.prompt_ms_per_token
         if not s.max_prompt_ms or not per_token:
-            return prompt
+            return prompt, ""
         while self.engine.tokens_to_evaluate(request.key, prompt.tokens) * per_token > (
             0.8 * s.max_prompt_ms
         ):
@@ -214,31 +214,71 @@ class Completer:
                 break
             # A smaller context is chosen anew (and kept for the keystrokes that follow).
             prompt = self._build_prompt(request, offset, budget, steady=False)
-        return prompt
+        shed = []
+        if budget.extra < s.extra_context_tokens:
+            shed.append("other files")
+        if budget.prefix < s.prefix_tokens:
+            shed.append(f"code before the cursor beyond {budget.prefix} tokens")
+        if budget.suffix < s.suffix_tokens:
+            shed.append(f"code after the cursor beyond {budget.suffix} tokens")
+        return prompt, ", ".join(shed)
 
-    def _shape(self, request: CompletionRequest, offset: int, line_prefix: str) -> Shape:
+    def _shape(self, request: CompletionRequest, offset: int) -> Shape:
         s = self.settings
-        _, line_suffix = line_around(request.text, offset)
-        shape = decide_shape(line_prefix, line_suffix, s.max_lines)
-        multiline = request.multiline
-        if multiline is None and self.context is not None and s.shaping:
+        block = request.multiline
+        known = language_for(request.language or None, request.path) is not None
+        if block is None and self.context is not None and s.shaping and known:
             tree = self.context.tree_for(request.key, request.text)
             mode = completion_mode(request.text, offset, request.language or None, tree)
-            if language_for(request.language or None, request.path) is not None:
-                multiline = mode is CompletionMode.MULTI_LINE
-        if multiline is not None and multiline != shape.multiline:
-            shape = Shape(multiline, shape.indent, s.max_lines if multiline else 1)
-        line_end = request.text.find("\n", offset)
-        after = request.text[line_end + 1 : line_end + 4001] if line_end >= 0 else ""
-        return with_next_line(shape, after)
+            block = mode is CompletionMode.MULTI_LINE
+        return decide_shape(request.text, offset, s.max_lines, block)
 
     def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None:
         t0 = time.monotonic()
-        s = self.settings
         offset = max(0, min(request.offset, len(request.text)))
-        line_prefix, _ = line_around(request.text, offset)
-        shape = self._shape(request, offset, line_prefix)
-        prompt = self._fit_prompt(request, offset)
+        shape = self._shape(request, offset)
+        if shape.new_line:
+            return self._complete_on_new_line(request, offset, cancelled, t0)
+        suggestion = self._complete_at(request, offset, shape, cancelled, t0)
+        if (
+            suggestion is None
+            and shape.code_below
+            and not shape.at_line_start
+            and not shape.line_rest.strip()
+            and not cancelled()
+        ):
+            # The end of a complete line with code below (`result = []`): the model, asked
+            # there, says the hole is empty. Ask again as if the cursor stood on a new line.
+            return self._complete_on_new_line(request, offset, cancelled, t0)
+        return suggestion
+
+    def _complete_on_new_line(
+        self, request: CompletionRequest, offset: int, cancelled: Cancelled, t0: float
+    ) -> Suggestion | None:
+        """The suggestion for the start of the next line, shown as new lines after the
+        cursor: what a user who pressed Enter there would be offered."""
+        newline = "\r\n" if request.text.startswith("\r\n", offset) else "\n"
+        start = offset + len(newline)
+        shape = self._shape(request, start)
+        suggestion = self._complete_at(request, start, shape, cancelled, t0)
+        if suggestion is None:
+            return None
+        lines = suggestion.text.rstrip("\r\n")
+        if not lines.strip():
+            return None
+        return dataclasses.replace(suggestion, text=newline + lines, multiline=True)
+
+    def _complete_at(
+        self,
+        request: CompletionRequest,
+        offset: int,
+        shape: Shape,
+        cancelled: Cancelled,
+        t0: float,
+    ) -> Suggestion | None:
+        s = self.settings
+        line_prefix = shape.line_prefix
+        prompt, shed = self._fit_prompt(request, offset)
         prep_ms = (time.monotonic() - t0) * 1000
         chat = prompt.kind == "chat"
 
@@ -267,14 +307,19 @@ class Completer:
         def attempt(options: DecodeOptions) -> tuple[DecodeResult, str | None]:
             result = engine.generate(request.key, prompt.tokens, options, stop, cancelled)
             raw = strip_code_fence(result.text) if chat else result.text
-            if result.stop_reason == "budget" and shape.multiline and "\n" in raw:
-                raw = raw[: raw.rindex("\n")]  # out of time: keep the complete lines only
+            if result.stop_reason in ("budget", "max_tokens") and "\n" in raw:
+                # Out of time or tokens inside a block: keep the complete lines only (the
+                # prefetch computes the rest while the user reads them).
+                raw = raw[: raw.rindex("\n") + 1]
             text = finalize(raw, prompt.suffix_text, shape)
             if text is not None and s.shaping and request.language:
                 tree = self.context.tree_for(request.key, request.text) if self.context else None
-                # An inserted line carries its newline: shaped like a one-line block.
-                multi = shape.multiline or shape.inserts_line
-                mode = CompletionMode.MULTI_LINE if multi else CompletionMode.SINGLE_LINE
+                if shape.code_below:
+                    mode = CompletionMode.INFILL
+                elif shape.multiline:
+                    mode = CompletionMode.MULTI_LINE
+                else:
+                    mode = CompletionMode.SINGLE_LINE
                 shaped = shape_completion(
                     request.text, offset, text, request.language, mode=mode, tree=tree
                 )
@@ -325,6 +370,7 @@ class Completer:
             tokens_per_second=st.tokens_per_second,
             drafted=st.drafted_model + st.drafted_ngram,
             accepted=st.accepted_model + st.accepted_ngram,
+            shed=shed,
             stats={
                 "steps": st.steps,
                 "tokens_per_step": st.tokens_per_step,

@@ -54,6 +54,9 @@ _BLOCK_KEYWORD = re.compile(
 class CompletionMode(StrEnum):
     SINGLE_LINE = "single_line"
     MULTI_LINE = "multi_line"
+    # Code follows the hole and the model saw it: its middle is kept whole unless it adds
+    # parse errors or repeats the code below.
+    INFILL = "infill"
 
 
 LanguageLike = Language | str | None
@@ -193,8 +196,11 @@ def _trim_braced(text: str, offset: int, completion: str, lang: Language) -> str
 class _ErrorProbe:
     """Counts ERROR/MISSING nodes of the document with a candidate inserted at the cursor."""
 
-    def __init__(self, text: str, offset: int, lang: Language, tree: ts.Tree | None) -> None:
-        self.text, self.offset, self.lang = text, offset, lang
+    def __init__(
+        self, text: str, offset: int, lang: Language, tree: ts.Tree | None, tail: str = ""
+    ) -> None:
+        # `tail` follows every non-empty candidate: the newline that ends inserted lines.
+        self.text, self.offset, self.lang, self.tail = text, offset, lang, tail
         base = tree if tree is not None else parse(text, lang)
         assert base is not None
         self.base = base
@@ -209,7 +215,8 @@ class _ErrorProbe:
             return self._memo[candidate]
         self.parses += 1
         tree = self.base.copy()
-        new_text = apply_edit(self.text, tree, TextEdit(self.offset, self.offset, candidate))
+        inserted = candidate + self.tail
+        new_text = apply_edit(self.text, tree, TextEdit(self.offset, self.offset, inserted))
         new_tree = parser_for(self.lang).parse(new_text.encode("utf-8", "surrogatepass"), tree)
         count = error_count(new_tree.root_node)
         self._memo[candidate] = count
@@ -220,13 +227,19 @@ class _ErrorProbe:
 
 
 def trim_parse_errors(
-    text: str, offset: int, completion: str, language: LanguageLike, tree: ts.Tree | None = None
+    text: str,
+    offset: int,
+    completion: str,
+    language: LanguageLike,
+    tree: ts.Tree | None = None,
+    tail: str = "",
 ) -> str:
-    """Longest prefix of `completion` (line/token boundaries) adding no parse errors; or ''."""
+    """Longest prefix of `completion` (line/token boundaries) adding no parse errors; or ''.
+    The file is judged whole (prefix, middle and suffix), with `tail` after the middle."""
     lang = _lang(language)
     if lang is None or not completion:
         return completion
-    probe = _ErrorProbe(text, offset, lang, tree)
+    probe = _ErrorProbe(text, offset, lang, tree, tail)
     if probe.clean(completion):
         return completion
     line_cuts = [i for i, ch in enumerate(completion) if ch == "\n"]
@@ -255,7 +268,12 @@ def trim_parse_errors(
 
 
 def dedupe_suffix(
-    text: str, offset: int, completion: str, language: LanguageLike, tree: ts.Tree | None = None
+    text: str,
+    offset: int,
+    completion: str,
+    language: LanguageLike,
+    tree: ts.Tree | None = None,
+    tail: str = "",
 ) -> str:
     """Drop a completion tail that repeats the start of the suffix (e.g. an auto-closed `)`)."""
     suffix = text[offset:].lstrip(" \t\n")
@@ -273,7 +291,7 @@ def dedupe_suffix(
     lang = _lang(language)
     if lang is None:
         return trimmed
-    probe = _ErrorProbe(text, offset, lang, tree)
+    probe = _ErrorProbe(text, offset, lang, tree, tail)
     return trimmed if probe.errors(trimmed) <= probe.errors(completion) else completion
 
 
@@ -301,16 +319,27 @@ def shape_completion(
     mode: CompletionMode | None = None,
     tree: ts.Tree | None = None,
 ) -> str:
-    """Mode cut, block trim, suffix de-duplication, then parse-error trimming."""
+    """Mode cut, block trim, suffix de-duplication, then parse-error trimming.
+
+    In `INFILL` mode nothing is cut by mode or block: the middle is checked in the whole file
+    and kept whole when it makes the file no worse. Its trailing whitespace (the newline that
+    ends inserted lines, a space before the rest of the line) stays, and is part of every
+    syntax check."""
     if not completion:
         return ""
     lang = _lang(language)
     if lang is not None and tree is None:
         tree = parse(text, lang)
     mode = mode or completion_mode(text, offset, lang, tree)
-    if mode is CompletionMode.SINGLE_LINE:
+    tail = ""
+    if mode is CompletionMode.INFILL:
+        body = completion.rstrip()
+        tail = completion[len(body) :]
+        completion = body
+    elif mode is CompletionMode.SINGLE_LINE:
         completion = completion.split("\n", 1)[0]
     else:
         completion = trim_to_block(text, offset, completion, lang)
-    completion = dedupe_suffix(text, offset, completion, lang, tree)
-    return trim_parse_errors(text, offset, completion, lang, tree)
+    completion = dedupe_suffix(text, offset, completion, lang, tree, tail)
+    completion = trim_parse_errors(text, offset, completion, lang, tree, tail)
+    return completion + tail if completion.strip() else ""

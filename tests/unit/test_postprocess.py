@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from completion.postprocess import (
-    decide_shape,
+    Shape,
     finalize,
     is_placeholder,
     stop_index,
     strip_code_fence,
     trim_suffix_overlap,
 )
+from completion.postprocess import (
+    decide_shape as decide_at,
+)
+
+
+def decide_shape(line_prefix: str, line_rest: str, below: str = "", max_lines: int = 24) -> Shape:
+    """The shape for a cursor between `line_prefix` and `line_rest`, with `below` after."""
+    text = line_prefix + line_rest + ("\n" + below if below else "")
+    return decide_at(text, len(line_prefix), max_lines)
 
 
 def test_shape_from_cursor_position():
@@ -76,23 +85,31 @@ def test_code_fence_extraction():
     assert strip_code_fence("x = 1") == "x = 1"
 
 
-def test_cursor_at_the_start_of_a_code_line_inserts_a_whole_line():
+def test_cursor_at_the_start_of_a_code_line_inserts_whole_lines():
     shape = decide_shape("", "        for b in ys:")
-    assert not shape.multiline and shape.inserts_line
+    assert shape.code_below and shape.at_line_start
     text = "    for a in xs:\n        pass\n"
-    assert stop_index(text, shape, "") == len("    for a in xs:\n")
+    assert stop_index(text, shape, "") is None  # the model's end token ends it
     assert finalize("    for a in xs:\n", "        for b in ys:\n", shape) == "    for a in xs:\n"
-    # Repeating the line below is no suggestion.
-    assert finalize("        for b in ys:\n", "        for b in ys:\n", shape) is None
-    assert not decide_shape("    x = ", "foo").inserts_line
+    assert finalize("    for a in xs:", "        for b in ys:\n", shape) == "    for a in xs:\n"
+    # Repeating the line below is no suggestion: the stream is cut before it.
+    assert stop_index("        for b in ys:\n", shape, "") == 0
+    assert not decide_shape("    x = ", "foo").at_line_start
 
 
 def test_a_block_that_reaches_the_code_below_stops_there():
-    from completion.postprocess import with_next_line
-
-    shape = with_next_line(decide_shape("", ""), "\n    return total\n")
+    shape = decide_shape("", "", below="    return total\n")
     text = "    total += 1\n    return total\n"
     assert stop_index(text, shape, "") == len("    total += 1")
+
+
+def test_a_closing_brace_alone_is_not_taken_for_the_code_below():
+    shape = decide_shape("", "", below="}\n")
+    body = "\tfor _, x := range xs {\n\t\tn++\n\t}\n\treturn n\n"
+    assert stop_index(body, shape, "") is None
+    # ... but a brace followed by the same next line is.
+    shape = decide_shape("", "", below="}\n\nfunc other() {\n")
+    assert stop_index(body + "}\n\nfunc other() {\n", shape, "") == len(body) - 1
 
 
 def test_placeholders_are_recognised_and_real_code_is_not():

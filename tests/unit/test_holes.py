@@ -1,0 +1,309 @@
+"""Every kind of hole a user leaves gets the whole answer the model gives for it.
+
+The model is scripted (the answer depends only on where the prompt puts the cursor, as a
+fill-in-the-middle model's does); everything else is the real completer: the real Qwen2.5
+tokenizer builds the prompt, tree-sitter shapes the output. Each case is one of the failure
+modes seen on held-out infilling tasks, in Python and in a brace language: a hole that ends by
+opening a block whose body is below, several lines missing above code, the end of a line whose
+continuation is on new lines, a span across lines, an empty body in a brace language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from completion.code_context import ContextProvider
+from completion.completer import Completer, CompletionRequest
+from completion.engine import DecodeOptions, DecodeResult, DecodeStats
+from completion.settings import CompletionSettings
+
+Answer = Callable[[str, str], str]  # (prefix window, suffix window) -> raw model output
+
+
+class ScriptedEngine:
+    """Stands in for the engine: answers from the prompt's prefix/suffix windows, streams the
+    answer through the completer's stop rule character by character, ends with `eog`."""
+
+    def __init__(self, vocab, answer: Answer) -> None:  # type: ignore[no-untyped-def]
+        self.target = vocab
+        self.draft = None
+        self.prompt_ms_per_token = None
+        self.answer = answer
+        self.asked: list[tuple[str, str]] = []
+
+    def generate(self, key, prompt: Sequence[int], options: DecodeOptions, stop, cancelled):  # type: ignore[no-untyped-def]
+        ctl = self.target.control
+        tokens = list(prompt)
+        pre = tokens.index(ctl.fim_prefix)
+        suf = tokens.index(ctl.fim_suffix)
+        mid = tokens.index(ctl.fim_middle)
+        prefix = self.target.detokenize(tokens[pre + 1 : suf])
+        suffix = self.target.detokenize(tokens[suf + 1 : mid])
+        prefix += self.target.detokenize(tokens[mid + 1 :])  # a typed middle, if any
+        self.asked.append((prefix, suffix))
+        raw = self.answer(prefix, suffix)
+        for i in range(1, len(raw) + 1):
+            cut = stop(raw[:i]) if stop else None
+            if cut is not None:
+                return DecodeResult([], raw[:cut], "stop", DecodeStats())
+        return DecodeResult([], raw, "eog", DecodeStats())
+
+
+def complete(
+    vocab, doc: str, answer: Answer, language: str, path: str
+) -> tuple[str | None, ScriptedEngine]:  # type: ignore[no-untyped-def]
+    """The suggestion at the `|` in `doc`."""
+    offset = doc.index("|")
+    text = doc[:offset] + doc[offset + 1 :]
+    engine = ScriptedEngine(vocab, answer)
+    context = ContextProvider()
+    context.open(path, path, language, text)
+    completer = Completer(engine, CompletionSettings(), context)  # type: ignore[arg-type]
+    request = CompletionRequest(path, text, offset, path=path, language=language)
+    suggestion = completer.complete(request, lambda: False)
+    return (suggestion.text if suggestion else None), engine
+
+
+def at(cases: dict[str, str], default: str = "") -> Answer:
+    """An answer chosen by how the prefix window ends (longest match wins)."""
+
+    def answer(prefix: str, _suffix: str) -> str:
+        for end in sorted(cases, key=len, reverse=True):
+            if prefix.endswith(end):
+                return cases[end]
+        return default
+
+    return answer
+
+
+# -- 1. a hole that ends by opening a block whose body is already below ----------------------
+
+PY_OPENER = """def total_paid(rows):
+    total = 0
+    for row in rows:|
+            total += row.amount
+    return total
+"""
+
+
+def test_block_opener_above_its_body_python(vocab):
+    answer = at(
+        {
+            "for row in rows:": "\n        if row.paid:",  # asked at the end of the line
+            "for row in rows:\n": "        if row.paid:\n",  # asked at the next line's start
+        }
+    )
+    text, _ = complete(vocab, PY_OPENER, answer, "python", "pay.py")
+    assert text == "\n        if row.paid:"
+
+
+JS_OPENER = """function totalPaid(rows) {
+  let total = 0;
+  for (const row of rows) {|
+      total += row.amount;
+    }
+  }
+  return total;
+}
+"""
+
+
+def test_block_opener_above_its_body_javascript(vocab):
+    answer = at(
+        {
+            "for (const row of rows) {": "\n    if (row.paid) {",
+            "for (const row of rows) {\n": "    if (row.paid) {\n",
+        }
+    )
+    text, _ = complete(vocab, JS_OPENER, answer, "javascript", "pay.js")
+    assert text == "\n    if (row.paid) {"
+
+
+def test_the_hole_before_a_body_on_a_line_of_its_own(vocab):
+    doc = PY_OPENER.replace("rows:|\n", "rows:\n|")
+    text, _ = complete(vocab, doc, at({"rows:\n": "        if row.paid:\n"}), "python", "p.py")
+    assert text == "        if row.paid:\n"
+
+
+# -- 2. several lines missing above code --------------------------------------------------------
+
+PY_LINES = """def count_positive(xs):
+    count = 0
+|    return count
+"""
+PY_BODY = "    for x in xs:\n        if x > 0:\n            count += 1\n"
+
+
+def test_several_lines_missing_above_code_python(vocab):
+    text, _ = complete(vocab, PY_LINES, at({"count = 0\n": PY_BODY}), "python", "c.py")
+    assert text == PY_BODY
+
+
+def test_several_lines_missing_on_an_empty_line_python(vocab):
+    doc = PY_LINES.replace("|", "|\n")
+    text, _ = complete(vocab, doc, at({"count = 0\n": PY_BODY.rstrip()}), "python", "c.py")
+    assert text == PY_BODY.rstrip()
+
+
+GO_LINES = """package main
+
+func countPositive(xs []int) int {
+\tcount := 0
+|\treturn count
+}
+"""
+GO_BODY = "\tfor _, x := range xs {\n\t\tif x > 0 {\n\t\t\tcount++\n\t\t}\n\t}\n"
+
+
+def test_several_lines_missing_above_code_go(vocab):
+    text, _ = complete(vocab, GO_LINES, at({"count := 0\n": GO_BODY}), "go", "c.go")
+    assert text == GO_BODY
+
+
+def test_a_middle_that_runs_into_the_code_below_is_cut_there(vocab):
+    runs_on = PY_BODY + "    return count\n\n\ndef other():\n    pass\n"
+    text, _ = complete(vocab, PY_LINES, at({"count = 0\n": runs_on}), "python", "c.py")
+    assert text == PY_BODY
+
+
+def test_a_middle_that_leaves_the_scope_below_is_cut_there(vocab):
+    runs_on = PY_BODY + "print(count_positive([1, -2]))\n"
+    text, _ = complete(vocab, PY_LINES, at({"count = 0\n": runs_on}), "python", "c.py")
+    assert text == PY_BODY
+
+
+# -- 3. the end of a line whose continuation is on new lines ------------------------------------
+
+PY_EOL = """def evens(xs):
+    result = []|
+    return result
+"""
+
+
+def test_end_of_a_complete_line_asks_for_the_next_line_python(vocab):
+    body = "    for x in xs:\n        if x % 2 == 0:\n            result.append(x)\n"
+    # At the end of the line the model says the hole is empty (a newline, then its end).
+    text, engine = complete(
+        vocab, PY_EOL, at({"result = []": "\n", "result = []\n": body}), "python", "e.py"
+    )
+    assert text == "\n" + body.rstrip("\n")
+    assert [p.endswith("result = []\n") for p, _ in engine.asked] == [False, True]
+
+
+GO_EOL = """package main
+
+func evens(xs []int) []int {
+\tresult := []int{}|
+\treturn result
+}
+"""
+
+
+def test_end_of_a_complete_line_asks_for_the_next_line_go(vocab):
+    body = (
+        "\tfor _, x := range xs {\n\t\tif x%2 == 0 {\n"
+        "\t\t\tresult = append(result, x)\n\t\t}\n\t}\n"
+    )
+    answer = at({"result := []int{}": "\n", "result := []int{}\n": body})
+    text, _ = complete(vocab, GO_EOL, answer, "go", "e.go")
+    assert text == "\n" + body.rstrip("\n")
+
+
+# -- 4. a span that starts mid-line and runs over several lines --------------------------------
+
+PY_SPAN = """def scaled(a, b):
+    total = add(|* 2
+"""
+
+
+def test_span_across_lines_python(vocab):
+    text, _ = complete(vocab, PY_SPAN, at({"add(": "a, b)\n    return total "}), "python", "s.py")
+    assert text == "a, b)\n    return total "
+
+
+JS_SPAN = """function scaled(a, b) {
+  const total = add(|* 2;
+}
+"""
+
+
+def test_span_across_lines_javascript(vocab):
+    answer = at({"add(": "a, b);\n  return total "})
+    text, _ = complete(vocab, JS_SPAN, answer, "javascript", "s.js")
+    assert text == "a, b);\n  return total "
+
+
+# -- 5. an empty function body in a brace language ----------------------------------------------
+
+GO_BODY_EMPTY = """package main
+
+func Reverse(s string) string {
+|
+}
+"""
+GO_REVERSE = (
+    "\tr := []rune(s)\n"
+    "\tfor i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {\n"
+    "\t\tr[i], r[j] = r[j], r[i]\n"
+    "\t}\n"
+    "\treturn string(r)"
+)
+
+
+def test_empty_body_in_a_brace_language_gets_the_whole_body(vocab):
+    text, _ = complete(vocab, GO_BODY_EMPTY, at({"string {\n": GO_REVERSE}), "go", "r.go")
+    assert text == GO_REVERSE
+
+
+RS_BODY_EMPTY = """fn sum_even(xs: &[i64]) -> i64 {
+    |
+}
+"""
+RS_SUM = (
+    "let mut total = 0;\n"
+    "    for x in xs {\n"
+    "        if x % 2 == 0 {\n"
+    "            total += x;\n"
+    "        }\n"
+    "    }\n"
+    "    total"
+)
+
+
+def test_empty_body_in_rust_gets_the_whole_body(vocab):
+    text, _ = complete(vocab, RS_BODY_EMPTY, at({"i64 {\n    ": RS_SUM}), "rust", "s.rs")
+    assert text == RS_SUM
+
+
+# -- what must stay as it was -------------------------------------------------------------------
+
+
+def test_a_single_line_inside_a_statement_with_nothing_below_stays_one_line(vocab):
+    doc = "def f(a):\n    x = comp|"
+    answer = at({"x = comp": "ute(a)\n    y = x + 1\n    return y"})
+    text, _ = complete(vocab, doc, answer, "python", "f.py")
+    assert text == "ute(a)"
+
+
+def test_a_copy_of_the_line_below_is_not_a_suggestion(vocab):
+    doc = "def f(a):\n    x = 1\n|    return x\n"
+    text, _ = complete(vocab, doc, at({"x = 1\n": "    return x\n"}), "python", "f.py")
+    assert text is None
+
+
+def test_a_middle_that_breaks_the_file_is_trimmed_to_what_parses(vocab):
+    doc = "def f(a):\n|    return a\n"
+    # The second line opens a bracket that nothing closes.
+    answer = at({"(a):\n": "    a = a + 1\n    b = (a +\n"})
+    text, _ = complete(vocab, doc, answer, "python", "f.py")
+    assert text == "    a = a + 1\n"
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_new_line_suggestions_use_the_document_line_ending(vocab, eol):
+    doc = PY_OPENER.replace("\n", eol)
+    answer = at({"for row in rows:" + eol: "        if row.paid:" + eol})
+    text, _ = complete(vocab, doc, answer, "python", "pay.py")
+    assert text == eol + "        if row.paid:"
