@@ -10,60 +10,9 @@ continuation is on new lines, a span across lines, an empty body in a brace lang
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import pytest
 
-from completion.code_context import ContextProvider
-from completion.completer import Completer, CompletionRequest
-from completion.engine import DecodeOptions, DecodeResult, DecodeStats
-from completion.settings import CompletionSettings
-
-Answer = Callable[[str, str], str]  # (prefix window, suffix window) -> raw model output
-
-
-class ScriptedEngine:
-    """Stands in for the engine: answers from the prompt's prefix/suffix windows, streams the
-    answer through the completer's stop rule character by character, ends with `eog`."""
-
-    def __init__(self, vocab, answer: Answer) -> None:  # type: ignore[no-untyped-def]
-        self.target = vocab
-        self.draft = None
-        self.prompt_ms_per_token = None
-        self.answer = answer
-        self.asked: list[tuple[str, str]] = []
-
-    def generate(self, key, prompt: Sequence[int], options: DecodeOptions, stop, cancelled):  # type: ignore[no-untyped-def]
-        ctl = self.target.control
-        tokens = list(prompt)
-        pre = tokens.index(ctl.fim_prefix)
-        suf = tokens.index(ctl.fim_suffix)
-        mid = tokens.index(ctl.fim_middle)
-        prefix = self.target.detokenize(tokens[pre + 1 : suf])
-        suffix = self.target.detokenize(tokens[suf + 1 : mid])
-        prefix += self.target.detokenize(tokens[mid + 1 :])  # a typed middle, if any
-        self.asked.append((prefix, suffix))
-        raw = self.answer(prefix, suffix)
-        for i in range(1, len(raw) + 1):
-            cut = stop(raw[:i]) if stop else None
-            if cut is not None:
-                return DecodeResult([], raw[:cut], "stop", DecodeStats())
-        return DecodeResult([], raw, "eog", DecodeStats())
-
-
-def complete(
-    vocab, doc: str, answer: Answer, language: str, path: str
-) -> tuple[str | None, ScriptedEngine]:  # type: ignore[no-untyped-def]
-    """The suggestion at the `|` in `doc`."""
-    offset = doc.index("|")
-    text = doc[:offset] + doc[offset + 1 :]
-    engine = ScriptedEngine(vocab, answer)
-    context = ContextProvider()
-    context.open(path, path, language, text)
-    completer = Completer(engine, CompletionSettings(), context)  # type: ignore[arg-type]
-    request = CompletionRequest(path, text, offset, path=path, language=language)
-    suggestion = completer.complete(request, lambda: False)
-    return (suggestion.text if suggestion else None), engine
+from tests.unit.scripted import Answer, complete
 
 
 def at(cases: dict[str, str], default: str = "") -> Answer:
