@@ -83,7 +83,7 @@ def run_set(engine: Engine, docs: list[Doc], max_tokens: int, label: str) -> dic
             )
             line_start = doc.prefix.rfind("\n", 0, len(doc.prefix)) + 1
             line_prefix = doc.prefix[line_start:]
-            shape = decide_shape(line_prefix, doc.suffix.split("\n", 1)[0], max_lines=40)
+            shape = decide_shape(doc.prefix + doc.suffix, len(doc.prefix), max_lines=40)
 
             def stop(text: str, shape=shape, line_prefix=line_prefix) -> int | None:
                 return stop_index(text, shape, line_prefix)
