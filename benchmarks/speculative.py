@@ -25,9 +25,9 @@ from benchmarks.repetitive_edits import TASKS as EDIT_TASKS
 from completion.adaptive import CostModel, expected_tokens
 from completion.engine import DecodeOptions, Engine
 from completion.models import resolve
-from completion.postprocess import decide_shape, stop_index
 from completion.prompt import Budget, PromptInput, fim_prompt
 from completion.runtime import Model
+from context.shaping import decide_shape, stop_index
 
 CONFIGS = ("plain", "draft", "ngram", "combined")
 DRAFTING = {"plain": "none", "draft": "model", "ngram": "ngram", "combined": "auto"}

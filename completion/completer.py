@@ -16,18 +16,11 @@ from typing import Protocol
 
 from completion.code_context import ContextProvider
 from completion.engine import DecodeOptions, DecodeResult, Engine
-from completion.postprocess import (
-    Shape,
-    decide_shape,
-    finalize,
-    is_placeholder,
-    stop_index,
-    strip_code_fence,
-)
+from completion.postprocess import finalize, is_placeholder, strip_code_fence
 from completion.prompt import Budget, Prompt, PromptInput, fim_prompt
 from completion.settings import CompletionSettings
 from completion.steady_context import SteadyContexts
-from context import CompletionMode, completion_mode, language_for, shape_completion
+from context import Shape, decide_shape, language_for, shape_completion, stop_index
 from context.windows import suffix_window
 
 log = logging.getLogger(__name__)
@@ -236,13 +229,13 @@ class Completer:
 
     def _shape(self, request: CompletionRequest, offset: int) -> Shape:
         s = self.settings
-        block = request.multiline
-        known = language_for(request.language or None, request.path) is not None
-        if block is None and self.context is not None and s.shaping and known:
+        lang = language_for(request.language or None, request.path) if s.shaping else None
+        tree = None
+        if lang is not None and self.context is not None:
             tree = self.context.tree_for(request.key, request.text)
-            mode = completion_mode(request.text, offset, request.language or None, tree)
-            block = mode is CompletionMode.MULTI_LINE
-        return decide_shape(request.text, offset, s.max_lines, block)
+        return decide_shape(
+            request.text, offset, lang, tree, max_lines=s.max_lines, block=request.multiline
+        )
 
     def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None:
         t0 = time.monotonic()
@@ -325,14 +318,8 @@ class Completer:
             text = finalize(raw, prompt.suffix_text, shape)
             if text is not None and s.shaping and request.language:
                 tree = self.context.tree_for(request.key, request.text) if self.context else None
-                if shape.code_below:
-                    mode = CompletionMode.INFILL
-                elif shape.multiline:
-                    mode = CompletionMode.MULTI_LINE
-                else:
-                    mode = CompletionMode.SINGLE_LINE
                 shaped = shape_completion(
-                    request.text, offset, text, request.language, mode=mode, tree=tree
+                    request.text, offset, text, request.language, mode=shape.mode, tree=tree
                 )
                 text = shaped if shaped.strip() else None
             return result, text

@@ -46,6 +46,9 @@ Public API::
                     window_start, window_end)
         OpenDocument(path, text, language_id=None, tree=None)
 
+    decide_shape(text, offset, language=None, tree=None, *, max_lines=24, block=None) -> Shape
+        the one decider of a suggestion's shape; Shape.mode is its CompletionMode
+    stop_index(text, shape, line_prefix) -> int | None     the streaming stop rule
     completion_mode(text, offset, language, tree=None) -> CompletionMode
     shape_completion(text, offset, completion, language, *, mode=None, tree=None) -> str
         and its steps: trim_to_block, dedupe_suffix, trim_parse_errors.
@@ -66,9 +69,12 @@ from context.languages import LANGUAGES, Language, language_for
 from context.ring import Chunk, ChunkRing
 from context.shaping import (
     CompletionMode,
+    Shape,
     completion_mode,
+    decide_shape,
     dedupe_suffix,
     shape_completion,
+    stop_index,
     trim_parse_errors,
     trim_to_block,
 )
@@ -89,14 +95,17 @@ __all__ = [
     "Language",
     "OpenDocument",
     "ParsedDocument",
+    "Shape",
     "SyntaxCache",
     "TextEdit",
     "WorkspaceIndex",
     "collect_context",
     "completion_mode",
+    "decide_shape",
     "dedupe_suffix",
     "language_for",
     "shape_completion",
+    "stop_index",
     "trim_parse_errors",
     "trim_to_block",
 ]

@@ -1,6 +1,11 @@
-"""Syntax-aware shaping of a generated completion (pure functions, used after generation).
+"""The shape of a completion: decided before generation, enforced while it streams, and
+checked against the syntax tree after it (pure functions).
 
-* `completion_mode` — single line or multi-line, from the syntax tree at the cursor;
+* `decide_shape` — the one decider: where a suggestion may end, from the whole document (the
+  line around the cursor, the code below it, the syntax tree) — a `Shape`;
+* `stop_index` — the streaming stop rule for a shape;
+* `completion_mode` — single line or multi-line at a block, from the syntax tree at the cursor
+  (used by `decide_shape` when nothing follows the cursor);
 * `trim_to_block` — a multi-line completion ends where the cursor's block ends (dedent below
   the block for indentation languages, the brace closing the enclosing block otherwise);
 * `dedupe_suffix` — drop a completion tail that repeats the start of the suffix (typically an
@@ -10,11 +15,19 @@
 * `shape_completion` — all of the above in order.
 
 `text` is always the whole document without the completion and `offset` the cursor in it.
+
+Where code follows the cursor, a fill-in-the-middle model sees it and ends its middle with its
+end-of-generation token where the hole ends: that answer is kept whole and only cut where it
+demonstrably runs into the code below (it repeats the next lines) or out of the scope the code
+below continues, or where it adds parse errors to the whole file. With nothing below, the
+model cannot know where to stop, and the shape does: one line inside a statement, the block
+the cursor opened or sits in otherwise.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 
 import tree_sitter as ts
@@ -64,6 +77,190 @@ LanguageLike = Language | str | None
 
 def _lang(language: LanguageLike) -> Language | None:
     return language_for(language) if isinstance(language, str) else language
+
+
+OPENERS = (":", "{", "(", "[", "=>", "->")
+# A line ending like these, with the body already below, continues on a new line.
+NEW_LINE_OPENERS = (":", "{")
+# The start of a new top-level definition, in any of the supported languages.
+_DEFINITION = re.compile(
+    r"(@|(async\s+def|def|class|func|fn|pub|impl|struct|enum|trait|mod|interface|function|"
+    r"export)\b)"
+)
+_CLOSERS = re.compile(r"[\)\]\}\"'`,;]*")
+_LOOKAHEAD_CHARS = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How a suggestion may end, decided before generation."""
+
+    multiline: bool  # a block is expected (token budget, status); spans are allowed anyway
+    indent: str  # indentation of the line the cursor is on (before the cursor)
+    max_lines: int = 24
+    # Code follows the cursor (on its line or below): the model sees where the hole ends.
+    code_below: bool = False
+    line_prefix: str = ""  # the cursor's line before the cursor
+    line_rest: str = ""  # the cursor's line after the cursor
+    # The first two non-empty lines the middle must not repeat, stripped: the code below.
+    next_lines: tuple[str, ...] = ()
+    # Indentation width of the code that follows the hole: a middle line left of column 1
+    # while that code is indented has left the scope the code below continues.
+    scope_indent: int = 0
+    # Asked at the start of the next line: the cursor ends a block header whose body is below.
+    new_line: bool = False
+    newline: str = "\n"  # how the cursor's line ends
+
+    @property
+    def at_line_start(self) -> bool:
+        return not self.line_prefix.strip()
+
+    @property
+    def mode(self) -> CompletionMode:
+        """How the finished suggestion is shaped (see `shape_completion`)."""
+        if self.code_below:
+            return CompletionMode.INFILL
+        return CompletionMode.MULTI_LINE if self.multiline else CompletionMode.SINGLE_LINE
+
+
+def decide_shape(
+    text: str,
+    offset: int,
+    language: LanguageLike = None,
+    tree: ts.Tree | None = None,
+    *,
+    max_lines: int = 24,
+    block: bool | None = None,
+) -> Shape:
+    """The shape of a suggestion at `offset` in `text`.
+
+    With code below the cursor the hole's end is the model's to say. With nothing below: a
+    block on an empty line or at a block opener (from the syntax tree when the language is
+    known), one line inside a statement. `block` overrides that choice (a client's request).
+    """
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    end = len(text) if end < 0 else end
+    line_prefix, line_rest = text[start:offset], text[offset:end].rstrip("\r")
+    after = text[end + 1 : end + 1 + _LOOKAHEAD_CHARS] if end < len(text) else ""
+    indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip())]
+    before = line_prefix.rstrip()
+    if not line_rest.strip() and not after.strip():
+        if block is None:
+            lang = _lang(language)
+            if lang is not None:
+                block = completion_mode(text, offset, lang, tree) is CompletionMode.MULTI_LINE
+            else:
+                block = not before or before.endswith(OPENERS)
+        return Shape(block, indent, max_lines if block else 1, line_prefix=line_prefix)
+    below = (line_prefix + line_rest + "\n" + after) if not before else after
+    lines = [ln for ln in below.split("\n") if ln.strip()]
+    header = before.endswith(NEW_LINE_OPENERS) and (
+        before.endswith("{") or bool(_BLOCK_KEYWORD.match(before))
+    )
+    # A block is expected on a line of its own or after an opener; inside a statement (code
+    # after the cursor on its line) it is not, but a span that runs over several lines is
+    # still the model's to write.
+    if not before:
+        multiline = True
+    elif line_rest.strip() and not _CLOSERS.fullmatch(line_rest.strip()):
+        multiline = False
+    else:
+        multiline = block if block is not None else before.endswith(OPENERS)
+    return Shape(
+        multiline=multiline,
+        indent=indent,
+        max_lines=max_lines,
+        code_below=True,
+        line_prefix=line_prefix,
+        line_rest=line_rest,
+        next_lines=tuple(ln.strip() for ln in lines[:2]),
+        scope_indent=indent_width(lines[0]) if lines else 0,
+        new_line=header and not line_rest.strip() and bool(after.split("\n", 1)[0].strip()),
+        newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
+    )
+
+
+def _distinctive(line: str) -> bool:
+    """A line that is not just a closer or a keyword: seeing it again means a repeat."""
+    return sum(c.isalnum() for c in line) >= 3 and line[0] not in ")]}"
+
+
+def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
+    """Line `i` of the middle (and, for a plain line such as `}`, the next one) is the code
+    that follows the hole."""
+    if not shape.next_lines or lines[i].strip() != shape.next_lines[0]:
+        return False
+    if _distinctive(shape.next_lines[0]):
+        return True
+    following = next((ln.strip() for ln in lines[i + 1 :] if ln.strip()), None)
+    return len(shape.next_lines) > 1 and following == shape.next_lines[1]
+
+
+def _stop_infill(text: str, shape: Shape) -> int | None:
+    """The stop rule with code below: the model's own end token ends the middle; cut before
+    a line that repeats the code below, a line at column 0 while the code below is indented
+    (the middle left its scope), a second new top-level definition, or after max_lines."""
+    lines = text.split("\n")
+    complete = lines[:-1]  # the last line may still be growing
+    first = 0 if shape.at_line_start else 1  # otherwise line 0 continues the cursor's line
+    offset = 0
+    definitions = 0
+    for i, line in enumerate(complete):
+        if i >= first and _repeats_below(complete, i, shape):
+            return max(offset - 1, 0)
+        if i >= 1 and line.strip():
+            if shape.scope_indent > 0 and indent_width(line) == 0 and line[0] != "#":
+                return max(offset - 1, 0)
+            if indent_width(line) == 0 and _DEFINITION.match(line):
+                definitions += 1
+                if definitions >= 2:
+                    return max(offset - 1, 0)
+        if i + 1 >= shape.max_lines:
+            return offset + len(line)
+        offset += len(line) + 1
+    return None
+
+
+def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
+    """Where a growing suggestion must end, or None to keep generating.
+
+    With code below: see `_stop_infill`. Otherwise single-line: at the first newline after
+    some content; multi-line: at the first non-empty line indented less than the block the
+    cursor opened or sits in (the block ended), or after max_lines lines.
+    """
+    if shape.code_below:
+        return _stop_infill(text, shape)
+    if not shape.multiline:
+        nl = text.find("\n")
+        if nl < 0:
+            return None
+        if text[:nl].strip() or line_prefix.strip():
+            return nl
+        # The cursor was at the end of a line with nothing typed: skip to the next line's content.
+        nl2 = text.find("\n", nl + 1)
+        return nl2 if nl2 >= 0 else None
+    lines = text.split("\n")
+    if line_prefix.strip() == "":
+        # The first line continues the cursor's line: its indentation is the cursor's plus
+        # whatever the model wrote before the code (at column 0 of an empty line, all of it).
+        if lines[0].strip():
+            base = indent_width(line_prefix + lines[0])
+        elif len(lines) == 1:
+            return None  # the indentation of the first line is not known yet
+        else:
+            base = indent_width(shape.indent)
+    else:
+        base = indent_width(shape.indent) + 1  # after an opener, the body is indented deeper
+    complete = lines[:-1]  # the last line may still be growing
+    offset = 0
+    for i, line in enumerate(complete):
+        if i > 0 and line.strip() and indent_width(line) < base:
+            return max(offset - 1, 0)
+        if i + 1 >= shape.max_lines:
+            return offset + len(line)
+        offset += len(line) + 1
+    return None
 
 
 def completion_mode(

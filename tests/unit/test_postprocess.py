@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from completion.postprocess import (
-    Shape,
     finalize,
     is_placeholder,
-    stop_index,
     strip_code_fence,
     trim_suffix_overlap,
 )
-from completion.postprocess import (
-    decide_shape as decide_at,
-)
+from context.shaping import Shape, stop_index
+from context.shaping import decide_shape as decide_at
 
 
 def decide_shape(line_prefix: str, line_rest: str, below: str = "", max_lines: int = 24) -> Shape:
     """The shape for a cursor between `line_prefix` and `line_rest`, with `below` after."""
     text = line_prefix + line_rest + ("\n" + below if below else "")
-    return decide_at(text, len(line_prefix), max_lines)
+    return decide_at(text, len(line_prefix), max_lines=max_lines)
 
 
 def test_shape_from_cursor_position():
