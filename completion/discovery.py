@@ -573,11 +573,13 @@ class HeaderCache:
         self._dirty = True
         return header
 
-    def save(self) -> None:
-        """Write the cache back, keeping only the headers used in this run."""
-        if self.path is None or not (self._dirty or set(self._data) - self._used):
+    def save(self, prune: bool = False) -> None:
+        """Write the cache back; with `prune` (after a full discovery), only the headers used
+        in this run are kept, so files gone from the stores leave the cache too."""
+        stale = set(self._data) - self._used if prune else set()
+        if self.path is None or not (self._dirty or stale):
             return
-        kept = {k: v for k, v in self._data.items() if k in self._used}
+        kept = {k: v for k, v in self._data.items() if k not in stale}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
@@ -752,7 +754,7 @@ def discover(
                 )
             )
     if own_cache:
-        cache.save()
+        cache.save(prune=True)
     return Discovery(found, list(places), time.perf_counter() - t0)
 
 
@@ -795,6 +797,7 @@ def find(
         return None
     cache = HeaderCache(header_cache_path())
     found = inspect(match, cache)
+    cache.save()
     return found
 
 

@@ -30,6 +30,8 @@ def _status(state: str, latency: float | None) -> None:
             "state": state,
             "message": f"stub init={init_kind}",
             "model": "stub-model",
+            "modelSource": "ollama",
+            "choice": "configured: ollama:stub:latest",
             "lastLatencyMs": latency,
         },
     )
@@ -94,8 +96,32 @@ MODELS = [
     },
 ]
 
+# Models found in other tools' stores, as `models --json` lists them beside the registry.
+DISCOVERED = [
+    {
+        "name": "ollama:stub:latest",
+        "source": "ollama",
+        "usable": True,
+        "problem": None,
+        "location": "/nope/manifests/registry.ollama.ai/library/stub/latest",
+        "architecture": "qwen35",
+        "params": 9_000_000_000,
+        "quantization": "Q4_K_M",
+        "fim": True,
+    },
+    {
+        "name": "ollama:broken:latest",
+        "source": "ollama",
+        "usable": False,
+        "problem": "malformed manifest JSON",
+        "location": "/nope/manifests/registry.ollama.ai/library/broken/latest",
+    },
+]
+AUTO = {"target": "ollama:stub:latest", "draft": "", "reason": "stub reason"}
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["models"]:
-        print(json.dumps({"cacheDir": "/nope", "models": MODELS}))
+        listing = {"cacheDir": "/nope", "models": MODELS, "discovered": DISCOVERED}
+        print(json.dumps({**listing, "speculation": [], "auto": AUTO}))
     else:
         server.start_io()

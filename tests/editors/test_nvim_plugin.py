@@ -83,4 +83,9 @@ def test_checkhealth(nvim, sample_file):
     assert "server offers inline completion" in report, report
     # initializationOptions must arrive as an object even when empty.
     assert "state: ready, model stub-model, stub init=dict" in report, report
+    # Models found in other tools' stores, what auto would pick, where the loaded ones came from.
+    assert "found: ollama:stub:latest (qwen35, Q4_K_M, 9.0B, FIM)" in report, report
+    assert "found but cannot be used: ollama:broken:latest: malformed manifest JSON" in report
+    assert 'models.target = "auto" would load ollama:stub:latest, no draft: stub reason' in report
+    assert "models from ollama: configured: ollama:stub:latest" in report, report
     assert "last latency:" in report and "ms" in report, report

@@ -434,6 +434,28 @@ def test_headers_are_cached_by_inode_size_and_mtime(tmp_path, small, monkeypatch
         discovery.inspect(entry, discovery.HeaderCache(cache_file))
 
 
+def test_reading_one_header_keeps_the_others_cached_a_full_discovery_prunes(tmp_path):
+    a, b = text_model(tmp_path / "m" / "a.gguf"), text_model(tmp_path / "m" / "b.gguf")
+    cache_file = tmp_path / "cache.json"
+
+    def cached() -> int:
+        return len(json.loads(cache_file.read_text())["headers"])
+
+    first = discovery.HeaderCache(cache_file)
+    discovery.discover([Place("path", tmp_path / "m")], False, first)
+    first.save(prune=True)
+    assert cached() == 2
+    one = discovery.HeaderCache(cache_file)
+    discovery.inspect(discovery.Entry("a", "path", a, str(a)), one)
+    one.save()
+    assert cached() == 2
+    b.unlink()
+    full = discovery.HeaderCache(cache_file)
+    discovery.discover([Place("path", tmp_path / "m")], False, full)
+    full.save(prune=True)
+    assert cached() == 1
+
+
 def test_discovery_of_100_models_is_quick(tmp_path, small, capsys):
     """≤ 200 ms for 100 models once their headers are known; the real figures are printed.
 

@@ -7,6 +7,10 @@ export interface AirgapStatus {
   state: ServerState;
   message?: string;
   model?: string;
+  /** Where the models came from: registry, ollama, lmstudio, hf, llamacpp, path or file. */
+  modelSource?: string;
+  /** "configured: <names>" or what `models.target = "auto"` chose and why. */
+  choice?: string;
   lastLatencyMs?: number | null;
 }
 
@@ -72,7 +76,10 @@ export function formatStatus(
   const text = `${ICONS[status.state] ?? '$(question)'} airgap${showLatency ? ` ${latency}` : ''}`;
   const lines = [`airgap: ${status.state}`];
   if (status.model) {
-    lines.push(`model: ${status.model}`);
+    lines.push(`model: ${status.model}${status.modelSource ? ` (from ${status.modelSource})` : ''}`);
+  }
+  if (status.choice) {
+    lines.push(status.choice);
   }
   if (status.message) {
     lines.push(status.message);

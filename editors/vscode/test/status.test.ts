@@ -18,6 +18,23 @@ test('ready with latency', () => {
   assert.equal(v.severity, 'normal');
 });
 
+test('the tooltip says where the models came from and why', () => {
+  const v = formatStatus(
+    {
+      state: 'ready',
+      model: 'Qwen3.5 9B (sha256-ab12)',
+      modelSource: 'ollama',
+      choice: 'auto: Qwen3.5-9B ollama:qwen3.5:9b: needs 12.0 GB, 23.1 GB of RAM available',
+      lastLatencyMs: 90,
+    },
+    true,
+  );
+  assert.match(v.tooltip, /model: Qwen3\.5 9B \(sha256-ab12\) \(from ollama\)/);
+  assert.match(v.tooltip, /auto: Qwen3\.5-9B ollama:qwen3\.5:9b: needs 12\.0 GB/);
+  const plain = formatStatus({ state: 'ready', model: 'm', lastLatencyMs: 1 }, true);
+  assert.doesNotMatch(plain.tooltip, /from/);
+});
+
 test('loading spins and hides latency', () => {
   const v = formatStatus({ state: 'loading', message: 'loading target', model: 'm', lastLatencyMs: 5 }, true);
   assert.equal(v.text, '$(sync~spin) airgap');

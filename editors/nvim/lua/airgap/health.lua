@@ -1,5 +1,6 @@
 -- airgap.health: `:checkhealth airgap`: Neovim support, the server executable,
--- the models it knows (`airgap-lsp models --json`), and the live client's status.
+-- the models it knows and finds in other tools' stores (`airgap-lsp models --json`),
+-- what `auto` would choose, and the live client's status (models and where they came from).
 local config = require('airgap.config')
 local status = require('airgap.status')
 
@@ -66,6 +67,78 @@ local function is_present(m)
   return type(path) == 'string' and vim.uv.fs_stat(path) ~= nil
 end
 
+local function str(v)
+  return type(v) == 'string' and v or nil
+end
+
+--- A configured name as the server spells discovered names (ollama: lower case, a tag).
+local function canonical(name)
+  if name:sub(1, 7) == 'ollama:' then
+    name = name:lower()
+    if not name:sub(8):find(':', 1, true) then
+      name = name .. ':latest'
+    end
+  end
+  return name
+end
+
+local function facts(m)
+  local out = {}
+  for _, v in ipairs({ str(m.architecture), str(m.quantization) }) do
+    out[#out + 1] = v
+  end
+  if type(m.params) == 'number' then
+    out[#out + 1] = m.params >= 1e9 and ('%.1fB'):format(m.params / 1e9)
+      or ('%dM'):format(math.floor(m.params / 1e6 + 0.5))
+  end
+  if type(m.fim) == 'boolean' then
+    out[#out + 1] = m.fim and 'FIM' or 'no FIM'
+  end
+  return table.concat(out, ', ')
+end
+
+local STORES = { ollama = true, lmstudio = true, hf = true, llamacpp = true }
+
+--- Models found in Ollama, LM Studio, the Hugging Face and llama.cpp caches.
+local function check_discovered(decoded, wanted)
+  local discovered = type(decoded) == 'table' and decoded.discovered or nil
+  if type(discovered) ~= 'table' then
+    return
+  end
+  local names = {}
+  for _, m in ipairs(discovered) do
+    local name = str(m.name) or '?'
+    names[name] = true
+    local where = str(m.location) or str(m.path) or ''
+    if m.usable == true then
+      h.ok(('found: %s (%s) %s'):format(name, facts(m), where))
+    elseif wanted[name] then
+      h.error(('configured model cannot be used: %s: %s'):format(name, str(m.problem) or '?'))
+    else
+      h.info(('found but cannot be used: %s: %s'):format(name, str(m.problem) or '?'))
+    end
+  end
+  for name in pairs(wanted) do
+    local prefix = name:match('^(%a+):')
+    if STORES[prefix or ''] and not names[name] then
+      h.warn(('configured model %s was not found'):format(name),
+        { 'Run `airgap-lsp models` to see the names of the models on this machine' })
+    end
+  end
+  local groups = type(decoded.speculation) == 'table' and decoded.speculation or {}
+  for _, g in ipairs(groups) do
+    if type(g) == 'table' then
+      h.info('can speculate together: ' .. table.concat(g, ' + '))
+    end
+  end
+  local auto = decoded.auto
+  if type(auto) == 'table' and str(auto.target) then
+    local draft = str(auto.draft) and auto.draft ~= '' and (', draft ' .. auto.draft) or ', no draft'
+    h.info(('models.target = "auto" would load %s%s: %s'):format(auto.target, draft,
+      str(auto.reason) or ''))
+  end
+end
+
 local function check_server()
   h.start('airgap: server')
   local cmd = config.get().cmd
@@ -97,10 +170,13 @@ local function check_server()
     h.warn('the server knows no models')
   end
   local settings = config.get().settings or {}
-  local wanted = {
-    [vim.tbl_get(settings, 'models', 'target') or ''] = true,
-    [vim.tbl_get(settings, 'models', 'draft') or ''] = true,
-  }
+  local wanted = {}
+  for _, key in ipairs({ 'target', 'draft' }) do
+    local name = str(vim.tbl_get(settings, 'models', key))
+    if name and name ~= '' and name ~= 'auto' then
+      wanted[canonical(name)] = true
+    end
+  end
   for _, m in ipairs(entries) do
     local desc = ('%s%s'):format(m.name or '?', type(m.path) == 'string' and (' → ' .. m.path) or '')
     if type(m.role) == 'string' then
@@ -118,6 +194,7 @@ local function check_server()
       h.info(('not downloaded (optional): %s'):format(desc))
     end
   end
+  check_discovered(decoded, wanted)
 end
 
 local function check_client()
@@ -142,6 +219,9 @@ local function check_client()
       local report = st.state == 'error' and h.error or h.ok
       report(('state: %s%s%s'):format(st.state, st.model and (', model ' .. st.model) or '',
         (st.message and st.message ~= '') and (', ' .. st.message) or ''))
+      if str(st.modelSource) and st.modelSource ~= '' then
+        h.info(('models from %s: %s'):format(st.modelSource, str(st.choice) or ''))
+      end
       if type(st.lastLatencyMs) == 'number' then
         h.info(('last latency: %d ms'):format(math.floor(st.lastLatencyMs + 0.5)))
       else
