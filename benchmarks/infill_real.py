@@ -253,7 +253,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("command", nargs="?", choices=["run", "prepare"], default="run")
-    p.add_argument("--limit", type=int, default=None, help="run the first N selected tasks")
+    p.add_argument("--limit", type=int, default=None, help="run N tasks spread over the split")
     p.add_argument("--split", choices=["tuning", "heldout", "all"], default="all")
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated")
     p.add_argument("--out", default="infill_real", help="result file names")

@@ -417,8 +417,12 @@ def build_tasks(
 
 
 def select(tasks: Sequence[Task], split: str = "all", limit: int | None = None) -> list[Task]:
+    """The tasks of a split; with `limit`, that many spread evenly over it (the task list is
+    grouped by language and kind, so the first N would all be of one kind)."""
     chosen = [t for t in tasks if split == "all" or t.split == split]
-    return chosen[:limit] if limit is not None else chosen
+    if limit is None or limit >= len(chosen):
+        return chosen
+    return [chosen[i * len(chosen) // limit] for i in range(max(0, limit))]
 
 
 def summarize(tasks: Sequence[Task]) -> dict[str, Any]:
