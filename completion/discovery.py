@@ -47,8 +47,8 @@ MAX_DEPTH = 6  # directory levels searched below a search path
 SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
-# Architectures llama.cpp knows (src/llama-arch.cpp). One not listed is looked up in the
-# installed libllama before the model is called unusable, so a newer llama.cpp is not refused.
+# Architectures llama.cpp knows (src/llama-arch.cpp), for when the installed libllama cannot be
+# read to ask it (see architecture_known).
 KNOWN_ARCHITECTURES = frozenset(
     """llama llama4 deci falcon grok gpt2 gptj gptneox mpt baichuan starcoder refact bert
     modern-bert nomic-bert nomic-bert-moe neo-bert jina-bert-v2 jina-bert-v3 eurobert bloom
@@ -486,38 +486,34 @@ def entries(places: Sequence[Place], include_registry: bool = True) -> list[Entr
     return list(unique.values())
 
 
+def split_part(path: Path, part: int, count: int) -> Path:
+    """The path of part `part` of the split GGUF whose part `path` is."""
+    return path.with_name(SPLIT.sub(f"-{part:05d}-of-{count:05d}.gguf", path.name))
+
+
 def _fold_splits(found: list[Entry]) -> list[Entry]:
     """Split GGUFs (`name-00001-of-00003.gguf`...): llama.cpp loads one from its first part,
     finding the others beside it, so only the first part is listed; missing parts make it
     unusable, and a later part without its first is listed as such."""
-    parts: dict[tuple[Path, str, int], set[int]] = {}
-    for entry in found:
-        m = SPLIT.search(entry.path.name) if entry.path is not None else None
-        if m is not None and entry.path is not None:
-            key = (entry.path.parent, entry.path.name[: m.start()], int(m.group(2)))
-            parts.setdefault(key, set()).add(int(m.group(1)))
     out = []
     for entry in found:
         m = SPLIT.search(entry.path.name) if entry.path is not None else None
-        if m is None or entry.path is None:
+        if m is None or entry.path is None or entry.problem:
             out.append(entry)
             continue
         part, count = int(m.group(1)), int(m.group(2))
-        have = parts[(entry.path.parent, entry.path.name[: m.start()], count)]
         if part != 1:
-            if 1 not in have:
+            if not split_part(entry.path, 1, count).exists():
                 problem = f"part {part} of {count} of a split GGUF whose first part is missing"
                 out.append(Entry(entry.name, entry.source, entry.path, entry.location, problem))
             continue
-        missing = sorted(set(range(1, count + 1)) - have)
-        if missing and not entry.problem:
+        missing = [i for i in range(2, count + 1) if not split_part(entry.path, i, count).exists()]
+        if missing:
             problem = f"split GGUF in {count} parts; part {', '.join(map(str, missing))} missing"
             out.append(Entry(entry.name, entry.source, entry.path, entry.location, problem))
         else:
             notes = (*entry.notes, f"split in {count} parts")
-            out.append(
-                Entry(entry.name, entry.source, entry.path, entry.location, entry.problem, notes)
-            )
+            out.append(Entry(entry.name, entry.source, entry.path, entry.location, "", notes))
     return out
 
 
@@ -625,23 +621,24 @@ _library_text: bytes | None = None
 
 
 def architecture_known(arch: str) -> bool:
-    """Whether llama.cpp can build this architecture: the known list, else the architecture's
-    name as a string inside the installed libllama (read once, without loading it)."""
+    """Whether the installed llama.cpp can build this architecture: its name is a string in
+    libllama (read once, ~4 MB, without loading it; the match is on the name's end because the
+    linker shares the tails of strings), else, where the library cannot be read, the list of
+    architectures llama.cpp knows."""
     global _library_text
-    if arch in KNOWN_ARCHITECTURES:
-        return True
     if _library_text is None:
         _library_text = b""
         try:
             spec = find_spec("llama_cpp")
             if spec and spec.origin:
-                lib = Path(spec.origin).parent / "lib"
-                for candidate in sorted(lib.glob("libllama.*")):
-                    _library_text = candidate.read_bytes()
+                for lib in sorted((Path(spec.origin).parent / "lib").glob("libllama.*")):
+                    _library_text = lib.read_bytes()
                     break
         except (OSError, ImportError, ValueError):
             pass
-    return b"\0" + arch.encode() + b"\0" in _library_text
+    if _library_text:
+        return arch.encode() + b"\0" in _library_text
+    return arch in KNOWN_ARCHITECTURES
 
 
 def problem_of(header: Header, size: int) -> str:
@@ -716,7 +713,7 @@ def _whole_split(
         )
     n_params, n_tensors = header.n_params, header.n_tensors
     for i in range(2, count + 1):
-        path = first.with_name(SPLIT.sub(f"-{i:05d}-of-{count:05d}.gguf", first.name))
+        path = split_part(first, i, count)
         try:
             st = os.stat(path)
             part_header = (cache or HeaderCache(None)).read(path, st)

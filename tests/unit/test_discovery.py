@@ -783,3 +783,20 @@ def test_models_command_lists_discovered_models_pairs_and_the_auto_choice(
     assert "cannot be used: architecture 'nonesuch'" in table
     assert "can speculate together" in table
     assert 'models.target = "auto" would load lmstudio:u/Qwen3.5-9B-GGUF' in table
+
+
+def test_a_split_gguf_named_directly_is_resolved_with_its_parts(tmp_path):
+    first = text_model(tmp_path / "m-00001-of-00002.gguf", extra={"split.count": 2})
+    with pytest.raises(models.ModelError, match="part 2 missing"):
+        models.resolve(f"path:{first}")
+    text_model(tmp_path / "m-00002-of-00002.gguf", extra={"split.count": 2})
+    f = discovery.find(f"path:{first}")
+    assert f is not None and f.usable and f.notes == ("split in 2 parts",)
+    assert models.resolve(f"path:{first}") == first
+
+
+def test_architectures_are_checked_against_the_installed_llama_cpp(monkeypatch):
+    assert discovery.architecture_known("qwen35") and discovery.architecture_known("qwen2")
+    assert not discovery.architecture_known("nonesuch")
+    monkeypatch.setattr(discovery, "_library_text", b"")  # library unreadable: the known list
+    assert discovery.architecture_known("qwen2") and not discovery.architecture_known("nonesuch")
