@@ -2,7 +2,8 @@
 
 Owns model loading (resolving names to files, loading target and draft, creating the engine)
 with progress reports, and the fake backend that protocol tests and editor-plugin tests use
-(selected with AIRGAP_LSP_FAKE_BACKEND=1) so they run without any model.
+(selected with AIRGAP_LSP_FAKE_BACKEND=1) so they run without any model; its loads can be made
+to fail like real ones (`_fake_fault`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def load_backend(
     say = report or (lambda _m, _p: None)
     t0 = time.monotonic()
     if fake_requested():
+        _fake_fault(settings.models.target)
         say("fake backend", 100)
         return Loaded(FakeBackend(), 0.0, [])
     m = settings.models
@@ -86,7 +88,10 @@ def load_backend(
     if engine.draft_warning:
         warnings.append(engine.draft_warning)
     say("measuring this machine's decode costs", 95)
-    engine.calibrate()
+    try:
+        engine.calibrate()
+    except RuntimeError_ as exc:  # the model loaded but cannot evaluate a batch here
+        raise BackendError(f"the model failed its first evaluation: {exc}") from exc
     # Token healing's vocabulary index (≈ 0.5 s): built now, not on the first keystroke.
     target.piece_index()
     if settings.completion.single_line_model == "draft" and engine.draft is not None:
@@ -103,6 +108,25 @@ _origins: weakref.WeakKeyDictionary[object, Origin] = weakref.WeakKeyDictionary(
 def origin_of(backend: object) -> Origin | None:
     """Where a loaded backend's models came from and why they were chosen."""
     return _origins.get(backend)
+
+
+FAKE_FAULT = "fake-fault:"
+
+
+def _fake_fault(target: str) -> None:
+    """With the fake backend, a target named `fake-fault:<kind>` fails to load the way a real
+    model can (fault-injection tests of the server): `value` (a ValueError), `memory`
+    (MemoryError), `calibration` (an evaluation error past the load) or `backend`."""
+    if not target.startswith(FAKE_FAULT):
+        return
+    kind = target[len(FAKE_FAULT) :]
+    if kind == "value":
+        raise ValueError("n_batch (8) must exceed n_rs_seq + 1 (9)")
+    if kind == "memory":
+        raise MemoryError()
+    if kind == "calibration":
+        raise RuntimeError_("llama_decode returned -3")
+    raise BackendError(f"fake model {kind!r} cannot be loaded")
 
 
 class FakeBackend:

@@ -15,6 +15,7 @@ finished first.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -87,7 +88,8 @@ class DecodeStats:
 class DecodeResult:
     tokens: list[int]
     text: str
-    stop_reason: str  # eog | stop | max_tokens | cancelled | budget | prompt_budget
+    # eog | stop | max_tokens | cancelled | budget | prompt_budget | context_full
+    stop_reason: str
     stats: DecodeStats
 
 
@@ -143,6 +145,16 @@ class Engine:
         cancelled: Cancelled | None = None,
     ) -> DecodeResult:
         stats = DecodeStats(prompt_tokens=len(prompt))
+        # Checked before any slot is touched: a prompt that cannot fit would otherwise fail
+        # in llama_decode after the cache had dropped every other document's slot.
+        room = self.tcache.capacity - len(prompt)
+        if room < 1:
+            log.info(
+                "prompt of %d tokens exceeds the context (%d)", len(prompt), room + len(prompt)
+            )
+            return DecodeResult([], "", "context_full", stats)
+        if options.max_tokens > room:  # drafts never go past max_tokens, so the slot holds it
+            options = dataclasses.replace(options, max_tokens=room)
         is_cancelled = cancelled or (lambda: False)
         t0 = time.monotonic()
         prompt_deadline = t0 + options.max_prompt_ms / 1000 if options.max_prompt_ms else None

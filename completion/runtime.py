@@ -145,7 +145,9 @@ class Model:
 
     def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
         """Tokens of `text`; with special=False, text such as `<|fim_middle|>` is plain text."""
-        data = text.encode("utf-8")
+        # A client may send lone UTF-16 surrogates (JSON allows "\ud800"); they have no UTF-8
+        # form, so each becomes "?" for the model, one code point for one as before.
+        data = text.encode("utf-8", "replace")
         capacity = len(data) + 8
         buf = (self._c.llama_token * capacity)()
         n = self._c.llama_tokenize(self._vocab, data, len(data), buf, capacity, add_bos, special)

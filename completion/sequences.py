@@ -71,6 +71,12 @@ class SequenceCache:
         self.checkpoint_every = checkpoint_every
         self.slots = [Slot(i) for i in range(ctx.n_seq)]
 
+    @property
+    def capacity(self) -> int:
+        """Tokens one slot can hold: each sequence has its own KV stream of n_ctx / n_seq
+        cells, so dropping other slots never makes room for a longer prompt."""
+        return self.ctx.n_ctx // self.ctx.n_seq
+
     def _choose(self, key: str, prompt: Sequence[int]) -> Slot:
         shared, _, best = max(
             ((common_prefix(s.tokens, prompt), s.key == key, s) for s in self.slots),

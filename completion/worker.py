@@ -4,16 +4,20 @@ Owns scheduling of model work: a llama.cpp context is not thread-safe, so every 
 one dedicated thread, never on the caller's event loop. Jobs carry a priority (interactive
 completions before prefetches and code actions) and a key; a newer job with the same key
 supersedes the older one, which is cancelled whether queued or running. Cancellation is a flag
-the decode loop polls between steps and inside llama.cpp's computation.
+the decode loop polls between steps and inside llama.cpp's computation; a queued job that is
+cancelled (its token or its future) leaves the queue at once and its future ends with
+`Cancelled`, so the queue never holds more than the live jobs (each holds a document copy).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import heapq
 import itertools
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,16 +32,27 @@ PREFETCH = 2
 class CancelToken:
     """Set once; read by the running job between decode steps."""
 
-    __slots__ = ("_event", "reason")
+    __slots__ = ("_event", "_listeners", "reason")
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
         self.reason = ""
 
     def cancel(self, reason: str = "cancelled") -> None:
         if not self._event.is_set():
             self.reason = reason
             self._event.set()
+            listeners, self._listeners = self._listeners, []
+            for listener in listeners:
+                listener()
+
+    def on_cancel(self, listener: Callable[[], None]) -> None:
+        """Call `listener` once when the token is cancelled (at once if it already is)."""
+        if self._event.is_set():
+            listener()
+        else:
+            self._listeners.append(listener)
 
     def __call__(self) -> bool:
         return self._event.is_set()
@@ -97,7 +112,29 @@ class ModelWorker:
                 self._by_key[key] = job
             heapq.heappush(self._heap, job)
             self._cv.notify()
+        # Weak references: a token or future kept by a caller must not keep the job (and the
+        # document its closure holds) alive after it ran.
+        ref = weakref.ref(job)
+        token.on_cancel(lambda: self._discard(ref()))
+        future.add_done_callback(lambda f: self._discard(ref()) if f.cancelled() else None)
         return future, token
+
+    def _discard(self, job: _Job | None) -> None:
+        """A cancelled job that has not started leaves the queue now (with its closure and the
+        document it holds) and its caller gets `Cancelled` now, not when the job would run."""
+        if job is None:
+            return
+        with self._cv:
+            try:
+                self._heap.remove(job)
+            except ValueError:
+                return  # running or finished: the job itself sees its token
+            heapq.heapify(self._heap)
+            if job.key is not None and self._by_key.get(job.key) is job:
+                del self._by_key[job.key]
+        # The caller may have cancelled the future meanwhile.
+        with contextlib.suppress(concurrent.futures.InvalidStateError):
+            job.future.set_exception(Cancelled(job.token.reason or "cancelled"))
 
     def cancel_key(self, key: str, reason: str = "cancelled") -> None:
         with self._cv:
@@ -107,7 +144,7 @@ class ModelWorker:
 
     def cancel_where(self, predicate: Callable[[str], bool], reason: str) -> None:
         with self._cv:
-            for key, job in self._by_key.items():
+            for key, job in list(self._by_key.items()):
                 if predicate(key):
                     job.token.cancel(reason)
 
@@ -146,11 +183,12 @@ class ModelWorker:
                     self._running = None
                     if job.key is not None and self._by_key.get(job.key) is job:
                         del self._by_key[job.key]
+            del job  # an idle worker holds no finished job (nor its document copy)
 
     def close(self, timeout: float = 5.0) -> None:
         with self._cv:
             self._closed = True
-            for job in self._heap:
+            for job in list(self._heap):
                 job.token.cancel("shutdown")
             if self._running is not None:
                 self._running.token.cancel("shutdown")

@@ -1,12 +1,13 @@
 """The `airgap-lsp` command line: serve, complete, demo, models.
 
-Owns argument parsing and logging set-up. `serve` keeps stdout for the protocol: every log
-line goes to stderr or the log file.
+Owns argument parsing; `serve` keeps stdout for the protocol (logging: `lsp.logs`) and listens
+on TCP only on loopback unless told otherwise, since the protocol has no authentication.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import sys
@@ -15,30 +16,44 @@ from pathlib import Path
 from typing import Any
 
 from completion.settings import ModelSettings
-from lsp import __version__
+from lsp import __version__, logs
 
 
-def _setup_logging(level: str, file: str | None) -> None:
-    handler: logging.Handler = (
-        logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler(sys.stderr)
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # pygls logs every message at INFO (documents included): only in debug mode.
-    logging.getLogger("pygls").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address, decided without any name lookup."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: resolving it would be a network lookup; not trusted
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.tcp is not None and not args.allow_remote and not is_loopback(args.host):
+        print(
+            f"error: refusing to listen on {args.host}: the protocol has no authentication, so "
+            "anyone who can reach the port can read and edit your code through it; use a "
+            "loopback address (127.0.0.1, ::1), or --allow-remote if the network is trusted",
+            file=sys.stderr,
+        )
+        return 2
     from completion.settings import LogSettings, Settings
     from lsp.server import create_server
 
-    _setup_logging(args.log_level, args.log_file)
+    # Over stdio the editor reads stderr (as errors): it gets warnings and errors only. A TCP
+    # server's stderr is a terminal, where everything is wanted.
+    logs.setup(args.log_level, args.log_file, stderr_everything=args.tcp is not None)
     settings = Settings(log=LogSettings(level=args.log_level, file=args.log_file or ""))
     server = create_server(settings)
-    if args.tcp:
-        logging.getLogger(__name__).info("listening on %s:%d", args.host, args.tcp)
+    server.client_log = logs.to_client(server)
+    if args.tcp is not None:
+        if not is_loopback(args.host):
+            logging.getLogger(__name__).warning(
+                "listening on %s:%d without authentication (--allow-remote)", args.host, args.tcp
+            )
+        else:
+            logging.getLogger(__name__).info("listening on %s:%d", args.host, args.tcp)
         server.start_tcp(args.host, args.tcp)
     else:
         server.start_io()
@@ -61,7 +76,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from completion.completer import CompletionRequest
     from completion.settings import CompletionSettings, Settings
 
-    _setup_logging(args.log_level, None)
+    logs.setup(args.log_level, None, stderr_everything=True)
     path = Path(args.path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -258,8 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--log-file", help="log to this file instead of stderr")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (no authentication: only on a trusted network)",
+    )
+    serve.add_argument(
+        "--log-file", help="log everything to this file too (stderr keeps warnings and errors)"
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
 

@@ -1,8 +1,8 @@
 """Initialization options and `workspace/configuration` (section "airgap") on the wire.
 
 Owns the mapping from camelCase JSON to the typed settings of `completion.settings`: every
-known key is checked against its field's type and allowed values; anything invalid is reported
-back as a message for the user and replaced by its default, never a crash.
+known key is checked against its field's type, allowed values and range; anything invalid is
+reported back as a message for the user and replaced by its default, never a crash.
 """
 
 from __future__ import annotations
@@ -24,6 +24,22 @@ SECTIONS: dict[str, type] = {
     "completion": CompletionSettings,
     "log": LogSettings,
 }
+# Every integer option has a range: a huge value would allocate a context of that size, run
+# for hours or sleep forever before a request (the range is the message the user gets).
+BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
+    ("models", "context_size"): (256, 131_072),
+    ("models", "gpu_layers"): (0, 1_000),
+    ("models", "threads"): (0, 256),
+    ("models", "cached_documents"): (1, 32),
+    ("completion", "max_tokens"): (1, 4_096),
+    ("completion", "max_lines"): (1, 1_000),
+    ("completion", "max_prompt_ms"): (0, 600_000),
+    ("completion", "max_predict_ms"): (0, 600_000),
+    ("completion", "debounce_ms"): (0, 5_000),
+    ("completion", "prefix_tokens"): (0, 131_072),
+    ("completion", "suffix_tokens"): (0, 131_072),
+    ("completion", "extra_context_tokens"): (0, 131_072),
+}
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("completion", "drafting"): DRAFTING_MODES,
     ("completion", "single_line_model"): ("target", "draft"),
@@ -40,24 +56,32 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _shown(value: Any) -> str:
+    """A value as quoted in a message, cut short (a client may send a megabyte)."""
+    text = (
+        repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "a huge number"
+    )
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is bool:
         if isinstance(value, bool):
             return value
-        raise ValueError(f"{where} must be true or false, got {value!r}")
+        raise ValueError(f"{where} must be true or false, got {_shown(value)}")
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
+            raise ValueError(f"{where} must be a non-negative integer, got {_shown(value)}")
         return value
     if hint is str:
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise ValueError(f"{where} must be a string, got {value!r}")
+            raise ValueError(f"{where} must be a string, got {_shown(value)}")
         return value
     if hint == tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"{where} must be a list of strings, got {value!r}")
+            raise ValueError(f"{where} must be a list of strings, got {_shown(value)}")
         return tuple(value)
     raise ValueError(f"{where}: unsupported option type")
 
@@ -98,7 +122,15 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                 coerced = _coerce(value, hints[field], where)
                 allowed = CHOICES.get((name, field))
                 if allowed and coerced not in allowed:
-                    raise ValueError(f"{where} must be one of {', '.join(allowed)}, got {value!r}")
+                    raise ValueError(
+                        f"{where} must be one of {', '.join(allowed)}, got {_shown(value)}"
+                    )
+                bounds = BOUNDS.get((name, field))
+                if bounds and not bounds[0] <= coerced <= bounds[1]:
+                    low, high = bounds
+                    raise ValueError(
+                        f"{where} must be between {low:,} and {high:,}, got {_shown(value)}"
+                    )
             except ValueError as exc:
                 default = getattr(cls(), field)
                 problems.append(f"{exc}; using the default {default!r}")

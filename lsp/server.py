@@ -27,8 +27,9 @@ from completion.session import CompletionSession
 from completion.settings import Settings
 from completion.worker import INTERACTIVE, ModelWorker
 from context import TextEdit
-from lsp import __version__
+from lsp import __version__, logs
 from lsp.actions import register_actions
+from lsp.logs import ClientLog
 from lsp.options import parse_settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 STATUS = "airgap/status"
 STATS = "airgap/stats"
 CONFIG_SECTION = "airgap"
+CLIENT_TIMEOUT = 5.0  # seconds to wait for a client's answer to a server request
 
 
 @dataclass
@@ -56,6 +58,7 @@ class AirgapServer(LanguageServer):
         self.session = CompletionSession(self.worker)
         self.context = ContextProvider()
         self.loading_started = asyncio.Event()
+        self.client_log: ClientLog | None = None  # set by `serve`: log records to the client
 
     # -- helpers used by the handlers -----------------------------------------------------
 
@@ -93,55 +96,59 @@ class AirgapServer(LanguageServer):
         return bool(window and window.work_done_progress)
 
     async def load_models(self) -> None:
-        """Load the configured models on the model worker, reporting $/progress."""
+        """Load the configured models on the model worker, reporting $/progress.
+
+        Never raises: any failure (a missing file, a calibration error, MemoryError...) is
+        told to the user once, and the backend that was serving before, if any, stays.
+        """
         settings = self.state.settings
-        token = str(uuid.uuid4())
-        progress = self.supports_progress()
-        if progress:
-            try:
-                await self.work_done_progress.create_async(token)
-                self.work_done_progress.begin(
-                    token, types.WorkDoneProgressBegin(title="airgap: loading models", percentage=0)
-                )
-            except Exception:  # a client may refuse the token; loading goes on
-                progress = False
-        self.status("loading", "loading models")
         loop = asyncio.get_running_loop()
+        progress = _LoadProgress(self)
 
         def report(message: str, percent: int) -> None:
-            if progress:
-                loop.call_soon_threadsafe(
-                    self.work_done_progress.report,
-                    token,
-                    types.WorkDoneProgressReport(message=message, percentage=percent),
-                )
+            loop.call_soon_threadsafe(progress.report, message, percent)
 
-        def load(_tok: object) -> Loaded | BackendError:
+        def load(_tok: object) -> Loaded | Exception:
             try:
                 return load_backend(settings, report, self.context)
-            except BackendError as exc:  # an expected failure: returned, not logged as a crash
+            except Exception as exc:  # MemoryError included; returned, told to the user once
                 return exc
 
+        # The load starts at once and the progress token is asked for meanwhile: a client
+        # that never answers delays the models by CLIENT_TIMEOUT at most.
         future, _ = self.worker.submit(load, priority=INTERACTIVE - 1)
+        self.status("loading", "loading models")
+        progress.start()
         try:
             loaded = await asyncio.wrap_future(future)
-            if isinstance(loaded, BackendError):
-                raise loaded
-        except BackendError as exc:
-            self.state.backend = None
-            self.state.load_error = str(exc)
-            self.tell_user(f"cannot load the model: {exc}", types.MessageType.Error)
-            self.status("error", str(exc))
-            return
+        except Exception as exc:  # the worker closed under the load
+            loaded = exc
         finally:
-            if progress:
-                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
+            await progress.settled()
+            progress.end()
+        if isinstance(loaded, Exception):
+            self._load_failed(loaded)
+            return
         self.state.backend = loaded.backend
         self.state.load_error = None
         for warning in loaded.warnings:
             self.tell_user(warning)
         log.info("models ready in %.1f s: %s", loaded.load_seconds, loaded.backend.description)
         self.status("ready", f"loaded in {loaded.load_seconds:.1f} s")
+
+    def _load_failed(self, exc: Exception) -> None:
+        reason = _load_failure(exc)
+        previous = self.state.backend
+        if previous is not None:
+            self.tell_user(
+                f"cannot load the new model: {reason}; still using {previous.description}",
+                types.MessageType.Error,
+            )
+            self.status("ready", f"reload failed: {reason}")
+            return
+        self.state.load_error = reason
+        self.tell_user(f"cannot load the model: {reason}", types.MessageType.Error)
+        self.status("error", reason)
 
     def start_loading(self) -> None:
         self.state.loading = asyncio.ensure_future(self.load_models())
@@ -151,7 +158,12 @@ class AirgapServer(LanguageServer):
         """The backend once loaded; requests that arrive while models load wait for them."""
         await self.loading_started.wait()
         if self.state.loading is not None:
-            await asyncio.shield(self.state.loading)
+            try:
+                await asyncio.shield(self.state.loading)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # load_models reports its own failures; serve what is there
+                pass
         return self.state.backend
 
     def document(self, uri: str) -> TextDocument | None:
@@ -194,6 +206,62 @@ class AirgapServer(LanguageServer):
         self.state.completions_served += 1
         self.status("ready", f"{suggestion.generated_tokens} tokens", last=suggestion)
         return suggestion, offset
+
+
+class _LoadProgress:
+    """`$/progress` for one model load: begins once the client has accepted the token (the
+    load waits CLIENT_TIMEOUT at most for that answer), reports from the event loop, ends once."""
+
+    def __init__(self, server: AirgapServer) -> None:
+        self.server = server
+        self.token = str(uuid.uuid4())
+        self.begun = False
+        self.ended = False
+        self._task: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._begin())
+
+    async def settled(self) -> None:
+        """Wait until the client has answered the token request or CLIENT_TIMEOUT passed."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _begin(self) -> None:
+        if not self.server.supports_progress():
+            return
+        wdp = self.server.work_done_progress
+        try:
+            await asyncio.wait_for(wdp.create_async(self.token), CLIENT_TIMEOUT)
+        except Exception as exc:  # refused or unanswered: loading goes on without progress
+            log.info("no progress for model loading: %r", exc)
+            return
+        wdp.begin(
+            self.token, types.WorkDoneProgressBegin(title="airgap: loading models", percentage=0)
+        )
+        self.begun = True
+
+    def report(self, message: str, percent: int) -> None:
+        if self.begun and not self.ended:
+            self.server.work_done_progress.report(
+                self.token, types.WorkDoneProgressReport(message=message, percentage=percent)
+            )
+
+    def end(self) -> None:
+        if self.begun and not self.ended:
+            end = types.WorkDoneProgressEnd(message="done")
+            self.server.work_done_progress.end(self.token, end)
+        self.ended = True
+
+
+def _load_failure(exc: Exception) -> str:
+    """What the user reads when loading failed."""
+    if isinstance(exc, BackendError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory (try a smaller model or models.contextSize)"
+    log.error("model load failed", exc_info=exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _fs_path(uri: str) -> str:
@@ -243,7 +311,10 @@ def register(server: AirgapServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: AirgapServer, params: types.InitializeParams) -> None:
         """Read initializationOptions."""
+        if ls.client_log is not None:
+            ls.client_log.connect()
         settings, problems = parse_settings(params.initialization_options, ls.state.settings)
+        _apply_log_settings(ls, settings)
         ls.state.settings = settings
         ls._init_problems = problems  # type: ignore[attr-defined]
         folders = [f.uri for f in params.workspace_folders or []] or [params.root_uri or ""]
@@ -381,7 +452,7 @@ async def pull_configuration(ls: AirgapServer, reload: bool) -> None:
             ls.workspace_configuration_async(
                 types.ConfigurationParams(items=[types.ConfigurationItem(section=CONFIG_SECTION)])
             ),
-            timeout=5,
+            timeout=CLIENT_TIMEOUT,
         )
     except Exception as exc:  # a client that cannot answer keeps the current settings
         log.info("workspace/configuration failed: %s", exc)
@@ -395,12 +466,20 @@ def apply_settings(ls: AirgapServer, raw: Any, reload: bool = True) -> None:
     for problem in problems:
         ls.tell_user(problem)
     models_changed = settings.models != ls.state.settings.models
+    _apply_log_settings(ls, settings)
     ls.state.settings = settings
     backend = ls.state.backend
     if backend is not None and hasattr(backend, "settings"):
         backend.settings = settings.completion
     if reload and models_changed:
         ls.start_loading()
+
+
+def _apply_log_settings(ls: AirgapServer, settings: Settings) -> None:
+    """The client's log.level / log.file, for a server started by `serve` (tests that run a
+    server in their own process keep their logging)."""
+    if ls.client_log is not None and settings.log != ls.state.settings.log:
+        logs.apply(settings.log.level, settings.log.file)
 
 
 def create_server(settings: Settings | None = None) -> AirgapServer:

@@ -32,6 +32,11 @@ def outcome_of(plan: Plan, run: Run) -> Outcome:
     """The result of a model run; ActionError when it is unusable."""
     if run.stop_reason in ("budget", "prompt_budget"):
         raise ActionError("the model took too long; nothing was changed")
+    if run.stop_reason == "context_full":
+        raise ActionError(
+            f"the request ({run.prompt_tokens:,} tokens) does not fit the model's context "
+            "(models.contextSize); select less code; nothing was changed"
+        )
     return finish(plan, run.reply)
 
 

@@ -50,3 +50,38 @@ def test_invalid_values_give_messages_and_defaults():
 def test_not_an_object():
     s, problems = parse_settings(["x"])
     assert s == Settings() and "must be an object" in problems[0]
+
+
+def test_integer_options_have_upper_bounds():
+    raw = {
+        "models": {"contextSize": 10**12, "cachedDocuments": 100_000, "threads": 10**6},
+        "completion": {"maxTokens": 10**9, "debounceMs": 86_400_000, "maxLines": 0},
+    }
+    s, problems = parse_settings(raw)
+    defaults = Settings()
+    assert s.models == defaults.models
+    assert s.completion.max_tokens == defaults.completion.max_tokens
+    assert s.completion.debounce_ms == defaults.completion.debounce_ms
+    assert s.completion.max_lines == defaults.completion.max_lines
+    text = "\n".join(problems)
+    assert "models.contextSize must be between 256 and 131,072, got 1000000000000" in text
+    assert "completion.debounceMs must be between 0 and 5,000" in text
+    assert "completion.maxLines must be between 1 and 1,000, got 0" in text
+    assert len(problems) == 6
+    # A number too long to print whole is still reported, briefly.
+    _, problems = parse_settings({"completion": {"maxTokens": 10**400}})
+    assert len(problems) == 1 and len(problems[0]) < 200
+
+
+def test_every_integer_option_has_a_range():
+    import dataclasses
+    from typing import get_type_hints
+
+    from lsp.options import BOUNDS, SECTIONS
+
+    for name, cls in SECTIONS.items():
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if hints[f.name] is int:
+                lo, hi = BOUNDS[(name, f.name)]
+                assert lo <= getattr(cls(), f.name) <= hi, (name, f.name)
