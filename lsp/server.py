@@ -38,6 +38,7 @@ STATUS = "airgap/status"
 STATS = "airgap/stats"
 CONFIG_SECTION = "airgap"
 CLIENT_TIMEOUT = 5.0  # seconds to wait for a client's answer to a server request
+_LOG_LEVEL = {types.MessageType.Error: logging.ERROR, types.MessageType.Warning: logging.WARNING}
 
 
 @dataclass
@@ -88,7 +89,9 @@ class AirgapServer(LanguageServer):
         self.protocol.notify(STATUS, params)
 
     def tell_user(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
-        log.warning("%s", message)
+        # Logged at the message's own level: an informational note ("cancelled") is no
+        # warning, and only warnings and errors reach stderr.
+        log.log(_LOG_LEVEL.get(kind, logging.INFO), "%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=f"airgap: {message}"))
 
     def supports_progress(self) -> bool:

@@ -52,3 +52,25 @@ async def test_client_log_routes_by_level_and_thread():
     finally:
         root.removeHandler(handler)
         pygls.setLevel(pygls_level)
+
+
+def test_tell_user_logs_at_the_level_of_the_message(caplog):
+    from lsp.server import create_server
+
+    server = create_server()
+    shown: list[types.ShowMessageParams] = []
+    server.window_show_message = shown.append  # type: ignore[method-assign]
+    try:
+        with caplog.at_level(logging.INFO, logger="lsp.server"):
+            server.tell_user("Fix with AI: cancelled", types.MessageType.Info)
+            server.tell_user("an option was ignored")
+            server.tell_user("cannot load the model", types.MessageType.Error)
+    finally:
+        server.worker.close()
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "lsp.server"]
+    assert records == [
+        (logging.INFO, "Fix with AI: cancelled"),
+        (logging.WARNING, "an option was ignored"),
+        (logging.ERROR, "cannot load the model"),
+    ]
+    assert len(shown) == 3
