@@ -227,6 +227,19 @@ class Completer:
             shed.append(f"code after the cursor beyond {budget.suffix} tokens")
         return prompt, ", ".join(shed)
 
+    def _prompt_deadline_ms(self, key: str, prompt: Prompt) -> float | None:
+        """The prompt time budget, or more when the prompt at its floor needs more: the
+        deadline guards against a machine much slower than measured at load, not against
+        the floor the planner chose to keep."""
+        s = self.settings
+        per_token = self.engine.prompt_ms_per_token
+        if not s.max_prompt_ms:
+            return None
+        if not per_token:
+            return s.max_prompt_ms
+        needed = self.engine.tokens_to_evaluate(key, prompt.tokens) * per_token
+        return max(s.max_prompt_ms, 2 * needed)
+
     def _shape(self, request: CompletionRequest, offset: int) -> Shape:
         s = self.settings
         lang = language_for(request.language or None, request.path) if s.shaping else None
@@ -298,7 +311,7 @@ class Completer:
         )
         options = DecodeOptions(
             max_tokens=max_tokens,
-            max_prompt_ms=s.max_prompt_ms or None,
+            max_prompt_ms=self._prompt_deadline_ms(request.key, prompt),
             max_predict_ms=s.max_predict_ms or None,
             drafting=request.drafting or s.drafting,
             verify_one_by_one=request.verify_one_by_one,

@@ -23,6 +23,7 @@ class ScriptedEngine:
         self.answer = answer
         self.asked: list[tuple[str, str]] = []
         self.prompts: list[list[int]] = []
+        self.deadlines: list[float | None] = []  # the prompt deadline of each request
 
     def tokens_to_evaluate(self, key: str, prompt: Sequence[int]) -> int:
         return len(prompt)  # nothing cached
@@ -31,6 +32,7 @@ class ScriptedEngine:
         ctl = self.target.control
         tokens = list(prompt)
         self.prompts.append(tokens)
+        self.deadlines.append(options.max_prompt_ms)
         pre = tokens.index(ctl.fim_prefix)
         suf = tokens.index(ctl.fim_suffix)
         mid = tokens.index(ctl.fim_middle)

@@ -45,3 +45,15 @@ def test_a_smaller_configured_window_is_not_grown_by_the_floor(vocab):
     prefix, suffix = engine.asked[-1]
     assert len(vocab.tokenize(prefix)) <= 100
     assert len(vocab.tokenize(suffix)) <= 20
+
+
+def test_a_prompt_kept_at_its_floor_gets_the_time_it_needs(vocab):
+    """The engine's prompt deadline is raised to what the floor needs: with the budget's
+    4 s, the kept prompt would be aborted and the user would see nothing."""
+    suggestion, engine = suggest(
+        vocab, DOC, lambda p, s: "current_string", "python", "m.py", prompt_ms_per_token=100.0
+    )
+    assert suggestion is not None
+    needed = len(engine.prompts[-1]) * 100.0
+    deadline = engine.deadlines[-1]
+    assert deadline is not None and deadline >= needed > 4000
