@@ -258,7 +258,12 @@ def test_time_budgets_hold(synthetic_qwen2_pair):
 
 
 def test_prompt_shrinks_to_fit_the_prompt_time_budget(synthetic_qwen2_pair):
-    from completion.completer import Completer, CompletionRequest
+    from completion.completer import (
+        MIN_PREFIX_TOKENS,
+        MIN_SUFFIX_TOKENS,
+        Completer,
+        CompletionRequest,
+    )
     from completion.settings import CompletionSettings
 
     target = Model(synthetic_qwen2_pair[0])
@@ -275,7 +280,9 @@ def test_prompt_shrinks_to_fit_the_prompt_time_budget(synthetic_qwen2_pair):
     )
     assert unbounded is not None and bounded is not None
     assert unbounded.prompt_tokens > 1000
-    assert bounded.prompt_tokens <= 128 + 32 + 16  # the smallest windows, nothing extra
+    # The windows at their floor, nothing extra.
+    assert bounded.prompt_tokens <= MIN_PREFIX_TOKENS + MIN_SUFFIX_TOKENS + 16
+    assert "other files" in bounded.shed
 
 
 def test_healed_output_spells_the_backed_off_token_first_and_drafting_stays_exact(pair):
