@@ -968,7 +968,8 @@ class Session:
                 continue
             params = message.get("params") or {}
             text = str(params.get("message", ""))
-            expected = self.provoked_missing_model and "cannot load the model" in text
+            # "cannot load the model: ..." or "cannot load the new model: ...; still using ..."
+            expected = self.provoked_missing_model and "cannot load the" in text
             if params.get("type") == 1 and not expected:
                 self.fail("session", "error_message_to_user", text[:1500])
 
