@@ -11,14 +11,11 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
-from pygls.workspace import PositionCodec, TextDocument
 
 from completion.backend import BackendError, Loaded, load_backend, origin_of
 from completion.code_context import ContextProvider
@@ -26,9 +23,9 @@ from completion.completer import Backend, CompletionRequest, Suggestion
 from completion.session import CompletionSession
 from completion.settings import Settings
 from completion.worker import INTERACTIVE, ModelWorker
-from context import TextEdit
 from lsp import __version__, logs
 from lsp.actions import register_actions
+from lsp.documents import Document, file_path, open_document, uri_key, use_documents
 from lsp.logs import ClientLog
 from lsp.options import parse_settings
 
@@ -169,36 +166,36 @@ class AirgapServer(LanguageServer):
                 pass
         return self.state.backend
 
-    def document(self, uri: str) -> TextDocument | None:
-        """An open document, or None (the server completes only what the client opened)."""
-        return self.workspace.text_documents.get(uri)
+    def document(self, uri: str) -> Document | None:
+        """An open document, however the client spells its URI, or None (the server completes
+        only what the client opened)."""
+        return open_document(self.workspace, uri)
 
     async def suggest(
-        self, doc: TextDocument, position: types.Position
+        self, doc: Document, position: types.Position
     ) -> tuple[Suggestion, int] | None:
         """Run one completion for a cursor; returns the suggestion and the cursor offset."""
         settings = self.state.settings.completion
         if not settings.enabled or (doc.language_id or "") in settings.disabled_languages:
             return None
-        lines = doc.lines
-        if position.line > len(lines) or (position.line == len(lines) and position.character > 0):
+        if position.line >= doc.index().line_count:
             return None  # past the end of the document: nothing to complete
-        offset = min(doc.offset_at_position(position), len(doc.source))
+        offset = doc.offset_at_position(position)
         backend = await self.ready_backend()
         if backend is None:
             return None
         if settings.debounce_ms:
             await asyncio.sleep(settings.debounce_ms / 1000)
         request = CompletionRequest(
-            key=doc.uri,
+            key=doc.key,
             text=doc.source,
             offset=offset,
             path=_display_path(doc.uri),
             language=doc.language_id or "",
             lookup_texts=tuple(
                 d.source
-                for uri, d in self.workspace.text_documents.items()
-                if uri != doc.uri and d.language_id == doc.language_id
+                for d in self.workspace.text_documents.values()
+                if d is not doc and d.language_id == doc.language_id
             )[:4],
         )
         t0 = time.monotonic()
@@ -268,37 +265,13 @@ def _load_failure(exc: Exception) -> str:
 
 
 def _fs_path(uri: str) -> str:
-    return to_fs_path(uri) or uri
+    """The path of a file: URI; other URIs (untitled:, git:...) stand for themselves."""
+    return file_path(uri) or uri
 
 
 def _display_path(uri: str) -> str:
     path = _fs_path(uri)
     return path.rsplit("/", 1)[-1] if "/" in path else path
-
-
-def text_edits(
-    old: str, changes: Sequence[types.TextDocumentContentChangeEvent], codec: PositionCodec
-) -> list[TextEdit] | None:
-    """LSP content changes as code-point edits on the text before each change (None when a
-    change replaces the whole document)."""
-    edits: list[TextEdit] = []
-    text = old
-    for change in changes:
-        if not isinstance(change, types.TextDocumentContentChangePartial):
-            return None
-        lines = text.splitlines(True)
-        rng = codec.range_from_client_units(lines, change.range)
-        start = _offset(lines, rng.start.line, rng.start.character)
-        end = _offset(lines, rng.end.line, rng.end.character)
-        edits.append(TextEdit(start, end, change.text))
-        text = text[:start] + change.text + text[end:]
-    return edits
-
-
-def _offset(lines: Sequence[str], line: int, character: int) -> int:
-    if line >= len(lines):
-        return sum(len(x) for x in lines)
-    return sum(len(x) for x in lines[:line]) + min(character, len(lines[line]))
 
 
 def _word_start(line_prefix: str) -> int:
@@ -314,6 +287,7 @@ def register(server: AirgapServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: AirgapServer, params: types.InitializeParams) -> None:
         """Read initializationOptions."""
+        use_documents(ls.protocol)  # before any didOpen: documents with LSP line ends
         if ls.client_log is not None:
             ls.client_log.connect()
         settings, problems = parse_settings(params.initialization_options, ls.state.settings)
@@ -321,7 +295,7 @@ def register(server: AirgapServer) -> None:
         ls.state.settings = settings
         ls._init_problems = problems  # type: ignore[attr-defined]
         folders = [f.uri for f in params.workspace_folders or []] or [params.root_uri or ""]
-        ls.context.add_roots([_fs_path(uri) for uri in folders if uri])
+        ls.context.add_roots([p for p in map(file_path, folders) if p])
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: AirgapServer, _params: types.InitializedParams) -> None:
@@ -373,10 +347,10 @@ def register(server: AirgapServer) -> None:
         if result is None:
             return types.CompletionList(is_incomplete=True, items=[])
         suggestion, offset = result
-        line_start = doc.source.rfind("\n", 0, offset) + 1
+        line_start = doc.index().line_start(offset)
         word_start = line_start + _word_start(doc.source[line_start:offset])
         word = doc.source[word_start:offset]
-        start = doc.client_position_at_offset(word_start) if word else params.position
+        start = doc.position_at(word_start) if word else params.position
         first_line = suggestion.text.split("\n", 1)[0].strip() or suggestion.text.strip()
         return types.CompletionList(
             is_incomplete=True,
@@ -400,25 +374,24 @@ def register(server: AirgapServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: AirgapServer, params: types.DidOpenTextDocumentParams) -> None:
         """Parse the document and note it as viewed."""
-        doc = params.text_document
-        ls.context.open(doc.uri, _fs_path(doc.uri), doc.language_id, doc.text)
+        doc = ls.document(params.text_document.uri)
+        if doc is not None:
+            ls.context.open(doc.key, _fs_path(doc.uri), doc.language_id or "", doc.source)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: AirgapServer, params: types.DidChangeTextDocumentParams) -> None:
-        """Re-parse incrementally and note the edited chunk."""
-        uri = params.text_document.uri
-        old = ls.context.text(uri)
-        doc = ls.document(uri)
-        if old is None or doc is None:
+        """Re-parse incrementally with the very edits the document applied."""
+        doc = ls.document(params.text_document.uri)
+        if doc is None or ls.context.text(doc.key) is None:
             return
-        edits = text_edits(old, params.content_changes, ls.workspace.position_codec)
+        edits = doc.take_edits()
         if edits is None:
-            ls.context.change(uri, (), full_text=doc.source)
+            ls.context.change(doc.key, (), full_text=doc.source)
             return
-        ls.context.change(uri, edits)
-        if ls.context.text(uri) != doc.source:  # never let the two copies drift apart
-            log.warning("context text out of sync for %s; resynchronised", uri)
-            ls.context.change(uri, (), full_text=doc.source)
+        ls.context.change(doc.key, edits)
+        if ls.context.text(doc.key) != doc.source:  # never let the two copies drift apart
+            log.warning("context text out of sync for %s; resynchronised", doc.uri)
+            ls.context.change(doc.key, (), full_text=doc.source)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: AirgapServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -428,10 +401,11 @@ def register(server: AirgapServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> None:
         """Forget the document's trees, cached suggestions and kept prompt context."""
-        ls.session.forget(params.text_document.uri)
-        ls.context.close(params.text_document.uri)
+        key = uri_key(params.text_document.uri)
+        ls.session.forget(key)
+        ls.context.close(key)
         if ls.state.backend is not None:
-            ls.state.backend.forget(params.text_document.uri)
+            ls.state.backend.forget(key)
 
     @server.feature(STATS)
     def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:

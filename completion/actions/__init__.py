@@ -14,7 +14,7 @@ its modules:
 - `plans`: the fix, rewrite, explain and tests plans;
 - `run`: running a plan on the engine;
 - `outcomes`: turning a reply into an `Outcome`;
-- `naming`: test-file naming, Python module names and test frameworks.
+- `naming`: where a tests file goes, Python module names and test frameworks.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from completion.actions.naming import (
     path_for_tests,
     python_framework,
     python_module,
+    tests_location,
+    unused_path,
 )
 from completion.actions.outcomes import finish, outcome_of
 from completion.actions.plans import plan_explain, plan_fix, plan_rewrite, plan_tests
@@ -106,6 +108,8 @@ __all__ = [
     "reindent",
     "run_plan",
     "shown",
+    "tests_location",
     "to_lf",
+    "unused_path",
     "with_newlines",
 ]

@@ -1,12 +1,28 @@
-"""Test-file naming: where the tests of a file go, its Python module name and the test
-framework to ask for.
+"""Test-file naming: where the tests of a file go (inside its workspace folder, never through
+a symlink that leads out of it, never over an existing file), its Python module name and the
+test framework to ask for.
+
+Everything here touches the file system (stat, realpath, a few small reads), so callers run it
+off the event loop; reads open regular files only, without blocking on a FIFO or device.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Sequence
 
+from completion.actions.data import ActionError
 from context import Language
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_MAX_PACKAGE_DEPTH = 64
 
 
 def path_for_tests(path: str, language: Language | None, root: str | None = None) -> str:
@@ -26,7 +42,7 @@ def path_for_tests(path: str, language: Language | None, root: str | None = None
     }
     name = names.get(lang, f"test_{stem}{ext or '.py'}")
     for candidate in _test_dirs(directory, root):
-        if os.path.isdir(candidate):
+        if _directory_inside(candidate, root or directory):
             return os.path.join(candidate, name)
     return os.path.join(directory, name)
 
@@ -40,15 +56,94 @@ def _test_dirs(directory: str, root: str | None) -> list[str]:
     return out
 
 
-def python_module(path: str) -> str:
-    """Dotted module name of a Python file: its package path (directories with __init__.py)
-    and its stem."""
+def _is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _directory_inside(path: str, root: str) -> bool:
+    """`path` is a directory whose real location (symlinks followed) is inside `root`'s."""
+    return os.path.isdir(path) and _is_under(os.path.realpath(path), os.path.realpath(root))
+
+
+def tests_location(path: str, language: Language | None, roots: Sequence[str]) -> tuple[str, str]:
+    """Where the tests of `path` go, and the root they go under: `path_for_tests` within the
+    innermost workspace folder holding `path` (the file's own directory without any folder).
+
+    ActionError when no folder holds the file, or the place would be outside the folder once
+    symlinks are followed, or is itself a symlink."""
+    path = os.path.abspath(path)
+    holding = [os.path.abspath(r) for r in roots if r and _is_under(path, os.path.abspath(r))]
+    if roots and not holding:
+        raise ActionError(
+            f"{os.path.basename(path)} is outside the workspace folders; tests are only "
+            "written inside a workspace folder"
+        )
+    root = max(holding, key=len) if holding else os.path.dirname(path)
+    target = path_for_tests(path, language, root)
+    if not _is_under(os.path.realpath(os.path.dirname(target)), os.path.realpath(root)):
+        raise ActionError(
+            f"the folder for {os.path.basename(target)} leads outside the workspace folder; "
+            "nothing was written"
+        )
+    if os.path.islink(target):
+        raise ActionError(f"{os.path.basename(target)} is a symbolic link; nothing was written")
+    return target, root
+
+
+def unused_path(path: str) -> str:
+    """`path`, or when something already exists there the first free `<name>_<n>` variant
+    (keeping suffixes test runners look for: `_test.go`, `.test.ts`)."""
+    if not os.path.lexists(path):
+        return path
+    directory, name = os.path.split(path)
+    if name.endswith("_test.go"):
+        head, tail = name[: -len("_test.go")], "_test.go"
+    elif ".test." in name:
+        i = name.index(".test.")
+        head, tail = name[:i], name[i:]
+    else:
+        head, tail = os.path.splitext(name)
+    for n in range(2, 100):
+        candidate = os.path.join(directory, f"{head}_{n}{tail}")
+        if not os.path.lexists(candidate):
+            return candidate
+    raise ActionError(f"no free name for a new tests file beside {name}")
+
+
+def python_module(path: str, root: str | None = None) -> str:
+    """Dotted module name of a Python file: its package path (directories with __init__.py,
+    up to `root` at most) and its stem."""
     directory, base = os.path.split(os.path.abspath(path))
+    stop = os.path.abspath(root) if root else None
     parts = [os.path.splitext(base)[0]]
-    while os.path.isfile(os.path.join(directory, "__init__.py")):
-        directory, package = os.path.split(directory)
+    for _ in range(_MAX_PACKAGE_DEPTH):
+        if not os.path.isfile(os.path.join(directory, "__init__.py")):
+            break
+        parent, package = os.path.split(directory)
+        if not package or parent == directory:  # the file system root is no package
+            break
         parts.insert(0, package)
+        if directory == stop:
+            break
+        directory = parent
     return ".".join(parts)
+
+
+def _head(path: str, size: int) -> str:
+    """The first `size` bytes of a regular file as text; "" for anything else (a FIFO, a
+    device, a symlink) or on error. Never blocks."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except (OSError, ValueError):
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        return os.read(fd, size).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def python_framework(root: str | None) -> str:
@@ -59,15 +154,18 @@ def python_framework(root: str | None) -> str:
         if os.path.isfile(os.path.join(root, name)):
             return "pytest"
     tests = os.path.join(root, "tests")
-    if os.path.isdir(tests):
-        texts = []
-        for entry in sorted(os.listdir(tests))[:20]:
-            if entry.startswith("test") and entry.endswith(".py"):
-                try:
-                    with open(os.path.join(tests, entry), encoding="utf-8") as f:
-                        texts.append(f.read(4000))
-                except OSError:
-                    continue
+    if _directory_inside(tests, root):
+        try:
+            entries = sorted(os.listdir(tests))[:20]
+        except OSError:
+            entries = []
+        texts = [
+            text
+            for entry in entries
+            if entry.startswith("test") and entry.endswith(".py")
+            for text in [_head(os.path.join(tests, entry), 4000)]
+            if text
+        ]
         if texts and all("unittest" in t and "pytest" not in t for t in texts):
             return "unittest"
     return "pytest"

@@ -37,6 +37,17 @@ def _check(result: dict, file: Path) -> None:
         pytest.fail(f"accepted suggestion {s['suggestion']!r} left invalid Python ({err}):\n{text}")
 
 
+@pytest.fixture
+def spaced_sample_file(tmp_path: Path) -> Path:
+    """The sample under a directory whose name has a space: Neovim sends its URI with %20."""
+    root = tmp_path / "my project"
+    root.mkdir()
+    (root / ".airgap-test-root").touch()
+    path = root / "sample.py"
+    path.write_text(SAMPLE)
+    return path
+
+
 def test_nvim_e2e_fake_backend(nvim, sample_file):
     result = run_scenario(
         nvim,
@@ -49,12 +60,26 @@ def test_nvim_e2e_fake_backend(nvim, sample_file):
     _check(result, sample_file)
 
 
-@pytest.mark.model
-def test_nvim_e2e_real_model(nvim, sample_file):
+def test_nvim_e2e_fake_backend_in_a_spaced_directory(nvim, spaced_sample_file):
     result = run_scenario(
         nvim,
         "scenario_e2e.lua",
-        sample_file,
+        spaced_sample_file,
+        find_server_cmd(),
+        timeout_s=60,
+        env={"AIRGAP_LSP_FAKE_BACKEND": "1", "AIRGAP_TEST_READY_S": "30"},
+    )
+    _check(result, spaced_sample_file)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("where", ["sample_file", "spaced_sample_file"])
+def test_nvim_e2e_real_model(nvim, request, where):
+    file = request.getfixturevalue(where)
+    result = run_scenario(
+        nvim,
+        "scenario_e2e.lua",
+        file,
         find_server_cmd(),
         timeout_s=260,
         env={
@@ -63,4 +88,4 @@ def test_nvim_e2e_real_model(nvim, sample_file):
             "AIRGAP_TEST_SUGGEST_S": "120",
         },
     )
-    _check(result, sample_file)
+    _check(result, file)
