@@ -200,22 +200,23 @@ def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
 def _stop_infill(text: str, shape: Shape) -> int | None:
     """The stop rule with code below: the model's own end token ends the middle; cut before
     a line that repeats the code below, a line at column 0 while the code below is indented
-    (the middle left its scope), a second new top-level definition, or after max_lines."""
+    (the middle left its scope), a new top-level definition after other lines, or after
+    max_lines. (A small instruct model often writes on past the hole instead of ending it:
+    it copies the code below, or starts the next definition.)"""
     lines = text.split("\n")
     complete = lines[:-1]  # the last line may still be growing
     first = 0 if shape.at_line_start else 1  # otherwise line 0 continues the cursor's line
     offset = 0
-    definitions = 0
+    written = bool(shape.line_prefix.strip())
     for i, line in enumerate(complete):
         if i >= first and _repeats_below(complete, i, shape):
             return max(offset - 1, 0)
-        if i >= 1 and line.strip():
-            if shape.scope_indent > 0 and indent_width(line) == 0 and line[0] != "#":
+        if i >= 1 and line.strip() and indent_width(line) == 0:
+            if shape.scope_indent > 0 and line[0] != "#":
                 return max(offset - 1, 0)
-            if indent_width(line) == 0 and _DEFINITION.match(line):
-                definitions += 1
-                if definitions >= 2:
-                    return max(offset - 1, 0)
+            if written and _DEFINITION.match(line):
+                return max(offset - 1, 0)
+        written = written or bool(line.strip())
         if i + 1 >= shape.max_lines:
             return offset + len(line)
         offset += len(line) + 1

@@ -256,3 +256,18 @@ def test_new_line_suggestions_use_the_document_line_ending(vocab, eol):
     answer = at({"for row in rows:" + eol: "        if row.paid:" + eol})
     text, _ = complete(vocab, doc, answer, "python", "pay.py")
     assert text == eol + "        if row.paid:"
+
+
+def test_a_middle_that_starts_the_next_definition_is_cut_there(vocab):
+    # The model answers the hole and writes on: a new function before the code below.
+    doc = "def add(a, b):\n    |\n\n\nprint(add(1, 2))\n"
+    answer = at({"(a, b):\n    ": "return a + b\n\n\ndef subtract(a, b):\n    return a - b\n"})
+    text, _ = complete(vocab, doc, answer, "python", "m.py")
+    assert text == "return a + b"
+
+
+def test_a_new_definition_on_an_empty_top_level_line_is_kept(vocab):
+    doc = "import math\n\n|\n\nprint(area(2))\n"
+    answer = at({"import math\n\n": "def area(r):\n    return math.pi * r * r\n\n\ndef other():\n"})
+    text, _ = complete(vocab, doc, answer, "python", "m.py")
+    assert text == "def area(r):\n    return math.pi * r * r"
