@@ -8,12 +8,14 @@ to fail like real ones (`_fake_fault`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from completion.code_context import ContextProvider
 from completion.completer import Cancelled, Completer, CompletionRequest, Suggestion, line_around
@@ -54,6 +56,8 @@ def load_backend(
         say("fake backend", 100)
         return Loaded(FakeBackend(), 0.0, [])
     m = settings.models
+    if m.backend != "local":
+        return _load_remote(settings, say, context, t0)
     warnings: list[str] = []
     try:
         say("finding the models", 5)
@@ -99,6 +103,41 @@ def load_backend(
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
     _origins[completer] = plan.origin
+    return Loaded(completer, time.monotonic() - t0, warnings)
+
+
+def _load_remote(
+    settings: Settings, say: Report, context: ContextProvider | None, t0: float
+) -> Loaded:
+    """A completer over a remote engine (and, with `fallback: "local"`, over the in-process
+    model while the remote is down)."""
+    from completion.remote.config import RemoteSetupError, connect
+    from completion.remote.engines import FallbackEngine
+
+    m = settings.models
+    try:
+        connected = connect(m, say)
+    except RemoteSetupError as exc:
+        raise BackendError(str(exc)) from exc
+    engine: Any = connected.engine
+    warnings = connected.warnings
+    if m.fallback == "local":
+        local_models = dataclasses.replace(m, backend="local", fallback="")
+        local = load_backend(dataclasses.replace(settings, models=local_models), say, context)
+        warnings += local.warnings
+        local_engine = getattr(local.backend, "engine", None)
+        if local_engine is None:
+            warnings.append("models.fallback: no local model to fall back to")
+        elif local_engine.target.vocab_fingerprint() != engine.target.vocab_fingerprint():
+            warnings.append(
+                f"models.fallback: the local model {local_engine.target.path.name} does not "
+                "share the served model's vocabulary (models.tokenizer); no fallback"
+            )
+        else:
+            engine = FallbackEngine(engine, local_engine)
+    say("ready", 100)
+    completer = Completer(engine, settings.completion, context)
+    completer.description = engine.description
     return Loaded(completer, time.monotonic() - t0, warnings)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from completion.models import DEFAULT_DRAFT, DEFAULT_TARGET
 
 DRAFTING_MODES = ("auto", "model", "ngram", "none")
+BACKENDS = ("local", "llama-server", "openai", "ollama")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,17 @@ class ModelSettings:
     threads: int = 0  # 0 = all cores
     cached_documents: int = 4  # llama.cpp sequences kept for prefix reuse
     search_paths: tuple[str, ...] = ()  # more folders searched for GGUF models
+    # Where completions run: "local" (in-process) or a remote engine a team shares.
+    backend: str = "local"  # local | llama-server | openai (vLLM, SGLang) | ollama
+    endpoint: str = ""  # the remote engine's base URL, e.g. https://llm.example.com:8080
+    model: str = ""  # the served model's name (openai, ollama)
+    tokenizer: str = ""  # GGUF whose vocabulary the served model has ("": the default target)
+    api_key_env: str = ""  # NAME of the environment variable holding the API key
+    api_key_file: str = ""  # path of a file holding the API key (keys never go in settings)
+    ca_file: str = ""  # PEM of a private CA to trust instead of the system's
+    connect_timeout_ms: int = 3000
+    request_timeout_ms: int = 30000
+    fallback: str = ""  # "local": the in-process model while the remote is down
 
 
 @dataclass(frozen=True, slots=True)

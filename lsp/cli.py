@@ -257,6 +257,36 @@ def _model_facts(f: Any) -> str:
     return ", ".join(parts)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the configured remote engine and say what is wrong, in words."""
+    from completion.remote.doctor import diagnose
+    from completion.settings import Settings
+    from lsp.options import parse_settings
+
+    logs.setup(args.log_level, None, stderr_everything=True)
+    raw: dict[str, Any] = {}
+    if args.settings:
+        try:
+            raw = json.loads(Path(args.settings).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read settings {args.settings}: {exc}", file=sys.stderr)
+            return 2
+    models = raw.setdefault("models", {}) if isinstance(raw, dict) else {}
+    for flag in ("backend", "endpoint", "model", "tokenizer", "api_key_env", "api_key_file"):
+        value = getattr(args, flag)
+        if value is not None:
+            models[flag] = value
+    if args.ca_file is not None:
+        models["caFile"] = args.ca_file
+    settings, problems = parse_settings(raw, Settings())
+    for problem in problems:
+        print(f"FAIL settings: {problem}")
+    checks = diagnose(settings.models)
+    for check in checks:
+        print(check.line())
+    return 1 if problems or any(c.ok is False for c in checks) else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from lsp.demo import run_demo
 
@@ -324,6 +354,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     models.add_argument("--force", action="store_true", help="fetch again even if present")
     models.set_defaults(func=cmd_models)
+
+    doctor = sub.add_parser("doctor", help="check the configured remote engine, in words")
+    doctor.add_argument("--settings", help="a JSON file of options, as an editor sends them")
+    doctor.add_argument("--backend", choices=["local", "llama-server", "openai", "ollama"])
+    doctor.add_argument("--endpoint", help="the engine's URL")
+    doctor.add_argument("--model", help="the served model's name")
+    doctor.add_argument("--tokenizer", help="a GGUF with the served model's vocabulary")
+    doctor.add_argument("--api-key-env", help="the NAME of the variable holding the API key")
+    doctor.add_argument("--api-key-file", help="a file holding the API key")
+    doctor.add_argument("--ca-file", help="PEM of a private CA")
+    doctor.add_argument("--log-level", default="error")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -11,7 +11,9 @@ import dataclasses
 import re
 from typing import Any, get_type_hints
 
+from completion.remote.config import SETTING_CHECKS
 from completion.settings import (
+    BACKENDS,
     DRAFTING_MODES,
     CompletionSettings,
     LogSettings,
@@ -31,6 +33,8 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("models", "gpu_layers"): (0, 1_000),
     ("models", "threads"): (0, 256),
     ("models", "cached_documents"): (1, 32),
+    ("models", "connect_timeout_ms"): (100, 600_000),
+    ("models", "request_timeout_ms"): (100, 3_600_000),
     ("completion", "max_tokens"): (1, 4_096),
     ("completion", "max_lines"): (1, 1_000),
     ("completion", "max_prompt_ms"): (0, 600_000),
@@ -41,6 +45,8 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("completion", "extra_context_tokens"): (0, 131_072),
 }
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("models", "backend"): BACKENDS,
+    ("models", "fallback"): ("", "local"),
     ("completion", "drafting"): DRAFTING_MODES,
     ("completion", "single_line_model"): ("target", "draft"),
     ("log", "level"): ("debug", "info", "warning", "error"),
@@ -131,6 +137,10 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                     raise ValueError(
                         f"{where} must be between {low:,} and {high:,}, got {_shown(value)}"
                     )
+                check = SETTING_CHECKS.get((name, field))
+                problem = check(coerced) if check else None
+                if problem:
+                    raise ValueError(f"{where} {problem}")
             except ValueError as exc:
                 default = getattr(cls(), field)
                 problems.append(f"{exc}; using the default {default!r}")

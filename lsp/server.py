@@ -135,6 +135,32 @@ class AirgapServer(LanguageServer):
             self.tell_user(warning)
         log.info("models ready in %.1f s: %s", loaded.load_seconds, loaded.backend.description)
         self.status("ready", f"loaded in {loaded.load_seconds:.1f} s")
+        self._watch_engine(loaded.backend)
+
+    def _watch_engine(self, backend: Backend) -> None:
+        """A remote engine's health: one message when it stops answering, the status while it
+        is down and when it is back (its listener runs on the model worker)."""
+        engine = getattr(backend, "engine", None)
+        health = getattr(engine, "health", None)
+        if health is None:
+            return
+        loop = asyncio.get_running_loop()
+        fallback = getattr(engine, "local", None) is not None
+
+        def show(ok: bool, message: str) -> None:
+            if self.state.backend is not backend:
+                return  # replaced by a reload since
+            if ok:
+                self.status("ready", message)
+                return
+            if fallback:
+                message += "; completing with the local model meanwhile"
+            self.tell_user(message, types.MessageType.Error)
+            self.status("ready" if fallback else "error", message)
+
+        health.listen(lambda ok, message: loop.call_soon_threadsafe(show, ok, message))
+        if not health.ok:  # told among the load's warnings; the status says it too
+            self.status("ready" if fallback else "error", health.message)
 
     def _load_failed(self, exc: Exception) -> None:
         reason = _load_failure(exc)

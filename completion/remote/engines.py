@@ -1,0 +1,468 @@
+"""Remote engines with the local engine's interface, so the completer and the code actions run
+on a shared llama-server, vLLM, SGLang or Ollama unchanged.
+
+Owns `RemoteEngine.generate`: our prompt (token ids, or text for Ollama) in one streamed greedy
+request, our stop rule applied to the streamed text (the stream is closed as soon as it fires,
+which stops the engine's task), token healing (llama-server spells the healed text by grammar;
+elsewhere an output that does not spell it gives no suggestion), the prompt and predict time
+budgets, cancellation (the watchdog closes the stream), per-document affinity (llama-server's
+`id_slot` of the slot that served the document last), and the `DecodeResult` with timings. It
+also owns the engine's `Health` (told once per change) and `FallbackEngine`, which serves from
+the in-process model while the remote is down and goes back when it answers again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from completion.engine import Cancelled, DecodeOptions, DecodeResult, DecodeStats, Engine, StopRule
+from completion.remote.dialects import DONE, Chunk, Dialect, Request, Timings, heal_grammar
+from completion.remote.http import EngineError, Pool, Response
+from completion.remote.tokenizer import render
+from completion.runtime import Model
+from completion.sequences import common_prefix
+
+log = logging.getLogger(__name__)
+
+KEPT_DOCUMENTS = 64  # documents whose last prompt is remembered (cache and slot affinity)
+DRAIN_S = 0.5  # seconds spent reading a finished reply's tail so its connection is reused
+
+
+def _never() -> bool:
+    return False
+
+
+class Health:
+    """Whether the engine answers. Listeners hear each change once: (False, why) when it
+    stops answering, (True, message) when it answers again."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.ok = True
+        self.message = ""
+        self.retry_at = 0.0  # while down: when the remote is tried again (with a fallback)
+        self._pause = 1.0
+        self._listeners: list[Callable[[bool, str], None]] = []
+        self._lock = threading.Lock()
+
+    def listen(self, listener: Callable[[bool, str], None]) -> None:
+        self._listeners.append(listener)
+
+    def failed(self, message: str) -> None:
+        with self._lock:
+            changed = self.ok
+            self.ok = False
+            self.message = message
+            self.retry_at = time.monotonic() + self._pause
+            self._pause = min(self._pause * 2, 30.0)
+        if changed:
+            log.warning("engine problem: %s", message)
+            self._tell(False, message)
+        else:
+            log.info("engine still failing: %s", message)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            changed = not self.ok
+            self.ok, self.message, self._pause = True, "", 1.0
+        if changed:
+            message = f"{self.where} answers again"
+            log.warning("%s", message)
+            self._tell(True, message)
+
+    def _tell(self, ok: bool, message: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(ok, message)
+            except Exception:  # a listener's failure must not fail the completion
+                log.exception("health listener failed")
+
+
+class RemoteEngine:
+    """An inference server behind `Engine`'s interface (`generate`, `target`,
+    `prompt_ms_per_token`, `tokens_to_evaluate`)."""
+
+    draft = None
+    draft_warning = ""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        pool: Pool,
+        vocab: Model,
+        *,
+        served_model: str = "",
+        context_size: int = 0,
+    ) -> None:
+        self.dialect = dialect
+        self.pool = pool
+        self.target = vocab
+        self.served_model = served_model
+        self.context_size = context_size
+        self.text_prompts = dialect.text_prompt  # also set when the tokenizers differ
+        self.health = Health(pool.endpoint.shown)
+        self.prompt_ms_per_token: float | None = None
+        self.calibration: dict[str, object] = {}
+        self._held: OrderedDict[str, list[int]] = OrderedDict()
+        self._slots: dict[str, int] = {}
+        name = served_model or "the served model"
+        self.description = f"{name} on {dialect.name} at {pool.endpoint.shown}"
+
+    # -- Engine's interface -----------------------------------------------------------------
+
+    def generate(
+        self,
+        key: str,
+        prompt: Sequence[int],
+        options: DecodeOptions,
+        stop: StopRule | None = None,
+        cancelled: Cancelled | None = None,
+    ) -> DecodeResult:
+        stats = DecodeStats(prompt_tokens=len(prompt))
+        is_cancelled = cancelled or _never
+        if options.ban is not None and (not self.dialect.can_ban or self.text_prompts):
+            # The engine cannot keep a token out: a retry would only repeat the first answer.
+            return DecodeResult([], "", "eog", stats)
+        stats.reused_tokens = len(prompt) - self.tokens_to_evaluate(key, prompt)
+        run = _Run(self, key, list(prompt), options, stop, is_cancelled, stats)
+        return run.result()
+
+    def tokens_to_evaluate(self, key: str, prompt: Sequence[int]) -> int:
+        """How many prompt tokens the engine would evaluate, judged from what this server sent
+        it lately (its slots hold those prompts unless other users' requests evicted them)."""
+        held = max((common_prefix(h, prompt) for h in self._held.values()), default=0)
+        return len(prompt) - held
+
+    def calibrate(self, sizes: Sequence[int] = ()) -> dict[str, object]:
+        return self.calibration
+
+    def reset(self) -> None:
+        self._held.clear()
+        self._slots.clear()
+
+    def is_stop_token(self, token: int, options: DecodeOptions) -> bool:
+        return self.target.is_eog(token) or token in options.extra_stop_tokens
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def payload(self, prompt: Sequence[int]) -> list[int] | str:
+        """The prompt as the engine takes it: token ids, or text with control tokens spelled
+        (Ollama; or any engine whose tokenizer differs from ours)."""
+        if not self.text_prompts:
+            return list(prompt)
+        tokens = list(prompt)
+        bos = self.target.bos
+        if tokens and bos is not None and tokens[0] == bos:
+            tokens = tokens[1:]  # the engine adds its own
+        return render(self.target, tokens)
+
+    def remember(self, key: str, tokens: list[int], slot: int | None) -> None:
+        self._held[key] = tokens
+        self._held.move_to_end(key)
+        if slot is not None:
+            self._slots[key] = slot
+        while len(self._held) > KEPT_DOCUMENTS:
+            old, _ = self._held.popitem(last=False)
+            self._slots.pop(old, None)
+
+    def learn_prompt_speed(self, timings: Timings) -> None:
+        if timings.prompt_n >= 16 and timings.prompt_ms > 0:
+            ms = timings.prompt_ms / timings.prompt_n
+            old = self.prompt_ms_per_token
+            self.prompt_ms_per_token = ms if old is None else 0.7 * old + 0.3 * ms
+
+    def remote_tokens(self, text: str, timeout_s: float = 5.0) -> list[int] | None:
+        """`text` tokenized by the engine (special tokens parsed), or None when the engine has
+        no tokenizer endpoint."""
+        last: EngineError | None = None
+        for path in self.dialect.tokenize_paths:
+            try:
+                data = self.pool.json(
+                    "POST",
+                    path,
+                    self.dialect.tokenize_body(text, self.served_model),
+                    timeout_s=timeout_s,
+                )
+            except EngineError as exc:
+                if exc.kind == "not_found":
+                    last = exc
+                    continue
+                raise
+            try:
+                return self.dialect.parse_tokens(data)
+            except ValueError:
+                raise EngineError(
+                    "protocol",
+                    f"{self.pool.endpoint.shown}{path} answered without a token list",
+                ) from None
+        if last is not None:
+            log.info("no tokenizer endpoint: %s", last)
+        return None
+
+
+def events(lines: Iterator[bytes], sse: bool, pool: Pool) -> Iterator[dict[str, Any]]:
+    """Parsed events of an SSE (`data: {...}`, `data: [DONE]`, `: ping`) or NDJSON stream."""
+    for line in lines:
+        if not line.strip():
+            continue
+        payload = line
+        if sse:
+            if line.startswith(b":"):
+                continue  # a comment: llama-server's keep-alive ping
+            if line.startswith(b"data:"):
+                payload = line[5:].strip()
+            elif line.split(b":", 1)[0] in (b"event", b"id", b"retry"):
+                continue
+            if payload == b"[DONE]":
+                yield DONE
+                continue
+        if payload.lstrip()[:1] == b"<":
+            raise pool.html_error()
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            raise EngineError(
+                "protocol",
+                f"{pool.endpoint.shown} streamed something that is not JSON: "
+                f"{pool.excerpt(payload)}",
+            ) from None
+        if not isinstance(event, dict):
+            raise EngineError("protocol", f"{pool.endpoint.shown} streamed {pool.excerpt(payload)}")
+        yield event
+
+
+class _Run:
+    """One generation's state; exists only for the duration of `RemoteEngine.generate`."""
+
+    def __init__(
+        self,
+        engine: RemoteEngine,
+        key: str,
+        prompt: list[int],
+        options: DecodeOptions,
+        stop: StopRule | None,
+        cancelled: Cancelled,
+        stats: DecodeStats,
+    ) -> None:
+        self.e = engine
+        self.key = key
+        self.prompt = prompt
+        self.o = options
+        self.stop = stop
+        self.cancelled = cancelled
+        self.stats = stats
+        self.text = ""
+        self.tokens: list[int] = []
+        self.generated = 0
+        self.cut: int | None = None
+        self.t_first: float | None = None
+        self.timings: Timings | None = None
+        self.slot: int | None = None
+        self.healed_wrong = False
+
+    @property
+    def visible(self) -> str:
+        """The output after the healed text (what the caller asked for)."""
+        heal = self.o.heal
+        if not heal:
+            return self.text
+        if len(self.text) < len(heal):
+            self.healed_wrong = not heal.startswith(self.text)
+            return ""
+        self.healed_wrong = not self.text.startswith(heal)
+        return "" if self.healed_wrong else self.text[len(heal) :]
+
+    def result(self) -> DecodeResult:
+        e, o = self.e, self.o
+        t0 = time.monotonic()
+        overall = t0 + e.pool.request_timeout_s
+        prompt_end = t0 + o.max_prompt_ms / 1000 if o.max_prompt_ms else overall
+        request = Request(
+            prompt=e.payload(self.prompt),
+            max_tokens=o.max_tokens,
+            max_predict_ms=o.max_predict_ms,
+            slot=e._slots.get(self.key),
+            grammar=heal_grammar(o.heal) if o.heal and e.dialect.name == "llama-server" else "",
+            banned=o.ban[1] if o.ban is not None else frozenset(),
+            model=e.served_model,
+            context_size=e.context_size,
+        )
+        reason = ""
+        error: EngineError | None = None
+        predict_end = overall
+        try:
+            response = e.pool.open(
+                "POST",
+                e.dialect.path,
+                e.dialect.body(request),
+                cancelled=self.cancelled,
+                deadline=min(prompt_end, overall),
+                accept=e.dialect.accept,
+            )
+            with response:
+                if "html" in response.content_type:
+                    raise e.pool.html_error()
+
+                def first_token() -> None:
+                    nonlocal predict_end
+                    self.t_first = time.monotonic()
+                    if o.max_predict_ms:
+                        predict_end = min(overall, self.t_first + o.max_predict_ms / 1000)
+                    else:
+                        predict_end = overall
+                    response.set_deadline(predict_end)
+
+                reason = self._read(response, first_token)
+        except EngineError as exc:
+            if exc.kind == "cancelled":
+                reason = "cancelled"
+            elif exc.kind == "deadline":
+                if self.t_first is None:
+                    reason = "prompt_budget" if prompt_end < overall else ""
+                else:
+                    reason = "budget" if predict_end < overall else ""
+                if not reason:
+                    error = e.pool.timeout_error()
+            else:
+                error = exc
+        return self._finish(t0, reason, error)
+
+    def _read(self, response: Response, first_token: Callable[[], None]) -> str:
+        e, o = self.e, self.o
+        for event in events(response.lines(), e.dialect.sse, e.pool):
+            chunk = Chunk(done=True) if event is DONE else e.dialect.parse(event)
+            if self.t_first is None and (chunk.text or chunk.tokens or chunk.done):
+                first_token()
+            self.text += chunk.text
+            if chunk.tokens is not None:
+                self.tokens += chunk.tokens
+                self.generated += len(chunk.tokens)
+            elif chunk.text:
+                self.generated += 1  # these engines stream one token per event
+            if chunk.timings is not None:
+                self.timings = chunk.timings
+            if chunk.slot is not None:
+                self.slot = chunk.slot
+            visible = self.visible
+            if self.healed_wrong:
+                log.info("the engine did not spell the healed text %r; no suggestion", o.heal)
+                return "eog"
+            if self.stop is not None and (chunk.text or chunk.done):
+                cut = self.stop(visible)
+                if cut is not None:
+                    self.cut = cut
+                    return "stop"
+            if chunk.done:
+                self._drain(response)
+                return chunk.finish or "eog"
+            if self.generated >= o.max_tokens:
+                # The engine ends its reply here itself; one that streams on is cut off.
+                self._drain(response)
+                return "max_tokens"
+        # The body ended without the engine's last event: the connection closed midway.
+        raise EngineError(
+            "protocol", f"{e.pool.endpoint.shown} closed the connection in the middle of a reply"
+        )
+
+    def _drain(self, response: Response) -> None:
+        """Read the rest of a finished reply (`[DONE]`, the usage event, the end of the body)
+        so its connection is reused; give up quickly otherwise."""
+        response.set_deadline(time.monotonic() + DRAIN_S)
+        try:
+            for _ in response.lines():
+                pass
+        except EngineError:
+            pass
+
+    def _finish(self, t0: float, reason: str, error: EngineError | None) -> DecodeResult:
+        e, stats = self.e, self.stats
+        now = time.monotonic()
+        if error is not None:
+            e.health.failed(error.message)
+            stats.prompt_ms = (now - t0) * 1000
+            return DecodeResult([], "", "error", stats)
+        if self.t_first is not None or reason in ("eog", "stop", "max_tokens"):
+            e.health.succeeded()
+        first = self.t_first or now
+        stats.prompt_ms = (first - t0) * 1000
+        stats.predict_ms = (now - first) * 1000 if self.t_first is not None else 0.0
+        stats.generated = self.generated
+        stats.steps = self.generated
+        if self.timings is not None:
+            t = self.timings
+            cached = t.cache_n if t.cache_n is not None else len(self.prompt) - t.prompt_n
+            stats.reused_tokens = max(0, min(len(self.prompt), cached))
+            e.learn_prompt_speed(t)
+        if reason in ("prompt_budget",) or (reason == "cancelled" and self.t_first is None):
+            return DecodeResult([], "", reason, stats)
+        visible = "" if self.healed_wrong else self.visible
+        text = visible if self.cut is None else visible[: self.cut]
+        tokens = self.tokens if self.tokens or not self.text else e.target.tokenize(self.text)
+        if reason in ("eog", "stop", "max_tokens", "budget"):
+            e.remember(self.key, self.prompt + tokens, self.slot)
+        return DecodeResult(list(tokens), text, reason, stats)
+
+
+class FallbackEngine:
+    """The remote engine while it answers; the in-process engine (same vocabulary) while it
+    does not, trying the remote again after a growing pause (1 s, doubling, at most 30 s)."""
+
+    draft = None
+    draft_warning = ""
+
+    def __init__(self, remote: RemoteEngine, local: Engine) -> None:
+        self.remote = remote
+        self.local = local
+        self.target = remote.target
+        self.health = remote.health
+        self.calibration: dict[str, object] = {}
+        self.description = f"{remote.description} (falls back to {local.target.path.name})"
+
+    def _local_now(self) -> bool:
+        return not self.health.ok and time.monotonic() < self.health.retry_at
+
+    @property
+    def prompt_ms_per_token(self) -> float | None:
+        if self._local_now():
+            return self.local.prompt_ms_per_token
+        return self.remote.prompt_ms_per_token
+
+    def tokens_to_evaluate(self, key: str, prompt: Sequence[int]) -> int:
+        active = self.local if self._local_now() else self.remote
+        return active.tokens_to_evaluate(key, prompt)
+
+    def generate(
+        self,
+        key: str,
+        prompt: Sequence[int],
+        options: DecodeOptions,
+        stop: StopRule | None = None,
+        cancelled: Cancelled | None = None,
+    ) -> DecodeResult:
+        if not self._local_now():
+            result = self.remote.generate(key, prompt, options, stop, cancelled)
+            if result.stop_reason != "error" or (cancelled is not None and cancelled()):
+                return result
+        return self.local.generate(key, prompt, options, stop, cancelled)
+
+    def calibrate(self, sizes: Sequence[int] = ()) -> dict[str, object]:
+        return self.calibration
+
+    def reset(self) -> None:
+        self.remote.reset()
+        self.local.reset()
+
+    def is_stop_token(self, token: int, options: DecodeOptions) -> bool:
+        return self.remote.is_stop_token(token, options)
+
+    def close(self) -> None:
+        self.remote.close()
