@@ -24,6 +24,7 @@ import base64
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -158,6 +159,11 @@ class Session:
         self.actions: list[tuple[dict[str, Any], int, int]] = []  # action, version, generation
         self.commands: list[dict[str, Any]] = []
         self.progress_tokens: list[Any] = []
+        # What the script draws from is updated only at syncs, in request order, so that a
+        # seed gives the same messages however fast the server answers.
+        self.progress_pool: list[Any] = []
+        self.since_sync: list[Pending] = []
+        self.listed: dict[int, tuple[Pending, Any]] = {}
         self.config: Any = {"models": {"target": model, "draft": ""}}
         self.result = SessionResult(seed)
         self.encoding = "utf-16"
@@ -232,6 +238,7 @@ class Session:
         rid = self.conn.request(method, params, ascii_only=self.rng.random() < 0.5)
         pending = Pending(rid, method, category, sent_at=time.monotonic(), **info)
         self.pending[rid] = pending
+        self.since_sync.append(pending)
         self.result.requests += 1
         if self.rng.random() < 0.4 and method != "initialize":
             # A user who pauses: the answer comes before the next keystroke (requests sent
@@ -246,13 +253,6 @@ class Session:
         if self.hard_deadline is not None:
             end = min(end, self.hard_deadline)
         return max(0.05, end - time.monotonic())
-
-    def _outstanding_actions(self) -> int:
-        return sum(
-            1
-            for p in self.pending.values()
-            if p.method in MODEL_ACTIONS and p.rid not in self.conn.responses
-        )
 
     def _notify(self, method: str, params: Any, category: str, text: str = "") -> None:
         self._count(category, text)
@@ -321,7 +321,7 @@ class Session:
         rng = self.rng
         open_docs = [d for d in self.docs.values() if d.open]
         closed = [d for d in self.docs.values() if not d.open]
-        busy = self._outstanding_actions()
+        busy = sum(1 for p in self.since_sync if p.method in MODEL_ACTIONS)
         choices: list[tuple[float, Any]] = [
             (8 if len(open_docs) < 5 else 1, self._open),
             (30 if open_docs else 0, self._change),
@@ -332,7 +332,7 @@ class Session:
             (9 if open_docs else 0, self._code_action),
             (6 if self.actions and busy < 2 else 0, self._resolve),
             (5 if open_docs and busy < 2 else 0, self._execute_command),
-            (5 if self.pending else 0, self._cancel),
+            (5 if self.since_sync else 0, self._cancel),
             (3, self._configuration),
             (2 if open_docs else 0, self._save),
             (4, self._odd_message),
@@ -535,6 +535,7 @@ class Session:
             uri=doc.uri,
             version=doc.version,
             text=doc.text,
+            generation=doc.generation,
         )
 
     def _resolve(self) -> None:
@@ -600,7 +601,9 @@ class Session:
 
     def _cancel(self) -> None:
         rng = self.rng
-        open_ids = [p.rid for p in self.pending.values() if not p.done]
+        # Any request since the last sync (running, queued or answered): which ones are still
+        # running depends on timing, and the script must not.
+        open_ids = [p.rid for p in self.since_sync]
         if open_ids and rng.random() < 0.85:
             rid = rng.choice(open_ids)
             self.pending[rid].cancelled = True
@@ -644,7 +647,8 @@ class Session:
             else:
                 self._request(method, {}, "stats")
         elif kind == "progress_cancel":
-            token = rng.choice(self.progress_tokens) if self.progress_tokens else "nope"
+            tokens = self.progress_pool
+            token = rng.choice(tokens) if tokens else "nope"
             self._notify("window/workDoneProgress/cancel", {"token": token}, "progress_cancel")
         else:
             # A change and a close for a document that was never opened.
@@ -743,6 +747,11 @@ class Session:
                 continue
             view = response["result"]
             self._compare(doc, view)
+        for rid in sorted(self.listed):
+            self._collect_actions(*self.listed[rid])
+        self.listed.clear()
+        self.progress_pool = [t for t in self.progress_tokens if t is not None]
+        self.since_sync = []
 
     def _compare(self, doc: Doc, view: dict[str, Any] | None) -> None:
         self.result.checks["documents_compared"] += 1
@@ -797,7 +806,7 @@ class Session:
         elif p.method == "textDocument/completion":
             self._check_completion(p, result)
         elif p.method == "textDocument/codeAction":
-            self._collect_actions(p, result)
+            self.listed[p.rid] = (p, result)
         elif p.method == "codeAction/resolve" and isinstance(result, dict):
             edit = result.get("edit")
             if edit:
@@ -873,9 +882,8 @@ class Session:
             command = action.get("command")
             if isinstance(command, dict):
                 self.commands.append(command)
-            doc = self.docs.get(p.uri or "")
-            if "data" in action and p.version is not None and doc is not None:
-                self.actions.append((action, p.version, doc.generation))
+            if "data" in action and p.version is not None and p.generation is not None:
+                self.actions.append((action, p.version, p.generation))
         del self.actions[:-30]
         del self.commands[:-30]
 
@@ -935,7 +943,11 @@ class Session:
         for uri, version, edits in changes:
             doc = self.docs.get(uri)
             if doc is None:
-                self._check_new_file(probe, uri)
+                same = [d.uri for d in self.docs.values() if _spelling(d.uri) == _spelling(uri)]
+                if same:  # an editor keys documents by the exact URI it sent
+                    self.fail(probe.category, "edit_uri_respelled", f"{uri} for {same[0]}", uri)
+                else:
+                    self._check_new_file(probe, uri)
                 continue
             if version is not None:
                 text = doc.history.get(version)
@@ -996,6 +1008,12 @@ def _tracebacks(log: str) -> list[tuple[str, str]]:
             found.setdefault(lines[j], "\n".join(lines[i : j + 1]))
         i = j + 1
     return list(found.items())
+
+
+def _spelling(uri: str) -> str:
+    """A URI with percent-escapes decoded and the drive letter in lower case."""
+    text = unquote(uri)
+    return re.sub(r"^file:///([A-Za-z]):", lambda m: f"file:///{m.group(1).lower()}:", text)
 
 
 def _unwire(value: str | None) -> str | None:
