@@ -1,13 +1,15 @@
 """One inline completion: from document text and a cursor offset to a suggestion.
 
-Owns the request/suggestion dataclasses and the path between them: budgets the prompt, runs
-the engine with a stop rule for the chosen shape (single line or block), and cleans up the
-output. Knows nothing of LSP; offsets are Python string indices (code points).
+Owns the request/suggestion dataclasses and the path between them: the shape of the answer
+(single line, block, or new lines after the cursor), the prompt plan (`planner`), committed
+once, the engine that runs it (`decoding`), and the suggestion built from the outcome. Knows
+nothing of LSP; offsets are Python string indices (code points).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -15,24 +17,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from completion.code_context import ContextProvider
-from completion.engine import DecodeOptions, DecodeResult, Engine
-from completion.postprocess import finalize, is_placeholder, strip_code_fence
-from completion.prompt import Budget, Prompt, PromptInput, fim_prompt
+from completion.decoding import Decoded, FitSyntax, clean_output, decode
+from completion.engine import DecodeOptions, Engine
+from completion.planner import PromptPlan, PromptPlanner
+from completion.prompt import Prompt
 from completion.settings import CompletionSettings
 from completion.steady_context import SteadyContexts
-from context import Shape, decide_shape, language_for, shape_completion, stop_index
-from context.windows import suffix_window
+from context import Shape, decide_shape, language_for, shape_completion
 
 log = logging.getLogger(__name__)
 
 Cancelled = Callable[[], bool]
-STOPPED = frozenset({"cancelled", "budget", "prompt_budget"})  # no time left for a retry
-# The prompt time budget never shrinks the windows below these: on a slow CPU a prompt cut to
-# a hundred tokens loses the names the line needs (measured: 85 % of single lines against
-# 95 % for llama-server, which evaluates its whole prompt). Quality does not depend on the
-# CPU's speed; the first suggestion on a slow CPU takes longer instead.
-MIN_PREFIX_TOKENS = 256
-MIN_SUFFIX_TOKENS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +82,7 @@ def line_around(text: str, offset: int) -> tuple[str, str]:
 
 
 class Completer:
-    """The real backend: code context, prompt building, the engine, post-processing."""
+    """The real backend: the code context, prompt planning, the engine, post-processing."""
 
     def __init__(
         self,
@@ -123,122 +118,10 @@ class Completer:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text))
 
-    def _build_prompt(
-        self, request: CompletionRequest, offset: int, budget: Budget, steady: bool = True
-    ) -> Prompt:
-        """The prompt from the code context when there is one, else from the raw text; with
-        `steady`, the context chosen for the document before while it still applies."""
-        if self.context is None or not self.settings.use_context:
-            raw = PromptInput(
-                prefix=request.text[:offset],
-                suffix=request.text[offset:],
-                path=request.path,
-                extra_files=request.extra_files,
-                language=request.language,
-            )
-            return fim_prompt(self.model, raw, budget)
-        total = budget.prefix + budget.suffix + budget.extra
-        kept = (
-            self._steady.reuse(
-                request.key, request.text, offset, self.count_tokens, request.extra_files
-            )
-            if steady and self.settings.steady_context
-            else None
-        )
-        if kept is not None:
-            # The user is typing here: the context chosen before is kept so the cached prompt
-            # holds; what was typed since the anchor is the middle.
-            prefix, middle, files = kept.prefix, kept.middle, kept.files
-            if kept.suffix is not None:
-                suffix = kept.suffix
-            else:
-                end = suffix_window(request.text, offset, budget.suffix, self.count_tokens)
-                suffix = request.text[offset:end]
-        else:
-            ctx = self.context.collect(
-                request.key,
-                request.text,
-                offset,
-                request.path,
-                request.language,
-                self.count_tokens,
-                total,
-                file_overhead_tokens=1,
-                extra_fraction=budget.extra / total,
-                suffix_fraction=budget.suffix / (budget.prefix + budget.suffix),
-            )
-            files = (*request.extra_files, *((f.path, f.text) for f in ctx.files))
-            self._steady.remember(
-                request.key,
-                request.text,
-                offset,
-                ctx.prefix,
-                ctx.window_start,
-                files,
-                ctx.report.prefix_tokens,
-                request.extra_files,
-            )
-            prefix, middle, suffix = ctx.prefix, "", ctx.suffix
-        # The context already fits the budget; the prompt builder only adds control tokens.
-        prompt = fim_prompt(
-            self.model,
-            PromptInput(prefix, suffix, request.path, files, request.language, middle),
-            Budget(total, total, total),
-        )
-        if prompt.kind == "fim" and (kept is None or kept.suffix is None):
-            # A new layout: its anchor. (A kept anchor still holds as it was recorded.)
-            anchor = offset - len(middle)
-            self._steady.anchor(request.key, request.text, anchor, offset, prompt.suffix_text)
-        return prompt
-
-    def _fit_prompt(self, request: CompletionRequest, offset: int) -> tuple[Prompt, str]:
-        """The richest prompt whose evaluation fits the prompt time budget, judged from the
-        prompt speed measured at load and what the cache already holds: extra context goes
-        first, then the windows shrink. (While the user types, most of the prompt is cached,
-        so the full context fits again.) Also says what was shed, for the status."""
-        s = self.settings
-        budget = Budget(s.prefix_tokens, s.suffix_tokens, s.extra_context_tokens)
-        floor = Budget(
-            min(s.prefix_tokens, MIN_PREFIX_TOKENS), min(s.suffix_tokens, MIN_SUFFIX_TOKENS), 0
-        )
-        prompt = self._build_prompt(request, offset, budget)
-        per_token = self.engine.prompt_ms_per_token
-        if not s.max_prompt_ms or not per_token:
-            return prompt, ""
-        while self.engine.tokens_to_evaluate(request.key, prompt.tokens) * per_token > (
-            0.8 * s.max_prompt_ms
-        ):
-            if budget.extra > 0:
-                budget = Budget(budget.prefix, budget.suffix, 0)
-            elif budget.prefix > floor.prefix or budget.suffix > floor.suffix:
-                budget = Budget(
-                    max(floor.prefix, budget.prefix // 2), max(floor.suffix, budget.suffix // 2), 0
-                )
-            else:
-                break
-            # A smaller context is chosen anew (and kept for the keystrokes that follow).
-            prompt = self._build_prompt(request, offset, budget, steady=False)
-        shed = []
-        if budget.extra < s.extra_context_tokens:
-            shed.append("other files")
-        if budget.prefix < s.prefix_tokens:
-            shed.append(f"code before the cursor beyond {budget.prefix} tokens")
-        if budget.suffix < s.suffix_tokens:
-            shed.append(f"code after the cursor beyond {budget.suffix} tokens")
-        return prompt, ", ".join(shed)
-
-    def _prompt_deadline_ms(self, key: str, prompt: Prompt) -> float | None:
-        """The prompt time budget, or more when the prompt at its floor needs more: the
-        deadline guards against a machine much slower than measured at load, not against
-        the floor the planner chose to keep."""
-        s = self.settings
-        per_token = self.engine.prompt_ms_per_token
-        if not s.max_prompt_ms:
-            return None
-        if not per_token:
-            return s.max_prompt_ms
-        needed = self.engine.tokens_to_evaluate(key, prompt.tokens) * per_token
-        return max(s.max_prompt_ms, 2 * needed)
+    def planner(self) -> PromptPlanner:
+        """A prompt planner for the current settings and code context. The prompt time budget
+        is judged on the target's engine (whichever engine then writes the suggestion)."""
+        return PromptPlanner(self.model, self.settings, self.context, self._steady, self.engine)
 
     def _shape(self, request: CompletionRequest, offset: int) -> Shape:
         s = self.settings
@@ -255,35 +138,36 @@ class Completer:
         offset = max(0, min(request.offset, len(request.text)))
         shape = self._shape(request, offset)
         if shape.new_line:
-            return self._complete_on_new_line(request, offset, cancelled, t0)
-        suggestion = self._complete_at(request, offset, shape, cancelled, t0)
-        if (
-            suggestion is None
-            and shape.code_below
-            and not shape.at_line_start
-            and not shape.line_rest.strip()
-            and not cancelled()
-        ):
-            # The end of a complete line with code below (`result = []`): the model, asked
-            # there, says the hole is empty. Ask again as if the cursor stood on a new line.
-            return self._complete_on_new_line(request, offset, cancelled, t0)
-        return suggestion
+            outcome = self._complete_on_new_line(request, offset, cancelled, t0)
+        else:
+            outcome = self._complete_at(request, offset, shape, cancelled, t0)
+            if (
+                outcome is None
+                and shape.code_below
+                and not shape.at_line_start
+                and not shape.line_rest.strip()
+                and not cancelled()
+            ):
+                # The end of a complete line with code below (`result = []`): the model, asked
+                # there, says the hole is empty. Ask again as if the cursor stood on a new line.
+                outcome = self._complete_on_new_line(request, offset, cancelled, t0)
+        return None if outcome is None else outcome.suggestion()
 
     def _complete_on_new_line(
         self, request: CompletionRequest, offset: int, cancelled: Cancelled, t0: float
-    ) -> Suggestion | None:
-        """The suggestion for the start of the next line, shown as new lines after the
-        cursor: what a user who pressed Enter there would be offered."""
+    ) -> _Outcome | None:
+        """The answer for the start of the next line, shown as new lines after the cursor:
+        what a user who pressed Enter there would be offered."""
         newline = "\r\n" if request.text.startswith("\r\n", offset) else "\n"
         start = offset + len(newline)
         shape = self._shape(request, start)
-        suggestion = self._complete_at(request, start, shape, cancelled, t0)
-        if suggestion is None:
+        outcome = self._complete_at(request, start, shape, cancelled, t0)
+        if outcome is None:
             return None
-        lines = suggestion.text.rstrip("\r\n")
+        lines = outcome.text.rstrip("\r\n")
         if not lines.strip():
             return None
-        return dataclasses.replace(suggestion, text=newline + lines, multiline=True)
+        return dataclasses.replace(outcome, text=newline + lines, multiline=True)
 
     def _complete_at(
         self,
@@ -292,67 +176,23 @@ class Completer:
         shape: Shape,
         cancelled: Cancelled,
         t0: float,
-    ) -> Suggestion | None:
-        s = self.settings
-        line_prefix = shape.line_prefix
-        prompt, shed = self._fit_prompt(request, offset)
+    ) -> _Outcome | None:
+        """The answer at `offset` in the given shape: the prompt planned and committed, then
+        decoded; None when there is nothing to show."""
+        planner = self.planner()
+        plan = planner.plan(request, offset)
+        planner.commit(request.key, plan)
         prep_ms = (time.monotonic() - t0) * 1000
-        chat = prompt.kind == "chat"
-
-        def stop(text: str) -> int | None:
-            if chat:  # a chat reply ends with the code block's closing fence
-                closing = text.find("```", text.find("\n") + 1) if text.startswith("```") else -1
-                return closing if closing > 0 else None
-            return stop_index(text, shape, line_prefix)
-
-        max_tokens = request.max_tokens or (s.max_tokens if shape.multiline else 48)
-        lookup = tuple(
-            tuple(self.model.tokenize(t[-8000:])) for t in request.lookup_texts if t.strip()
-        )
-        options = DecodeOptions(
-            max_tokens=max_tokens,
-            max_prompt_ms=self._prompt_deadline_ms(request.key, prompt),
-            max_predict_ms=s.max_predict_ms or None,
-            drafting=request.drafting or s.drafting,
-            verify_one_by_one=request.verify_one_by_one,
-            ngram_sources=lookup,
-            expected_tokens=48 if shape.multiline else 12,
-            heal=prompt.heal,
+        options = self._options(request, shape, plan.prompt, planner)
+        clean = functools.partial(
+            clean_output,
+            prompt=plan.prompt,
+            shape=shape,
+            fit_syntax=self._fit_syntax(request, offset, shape),
         )
         engine = self._engine_for(shape)
-
-        def attempt(options: DecodeOptions) -> tuple[DecodeResult, str | None]:
-            result = engine.generate(request.key, prompt.tokens, options, stop, cancelled)
-            raw = strip_code_fence(result.text) if chat else result.text
-            if result.stop_reason in ("budget", "max_tokens") and "\n" in raw:
-                # Out of time or tokens inside a block: keep the complete lines only (the
-                # prefetch computes the rest while the user reads them).
-                raw = raw[: raw.rindex("\n") + 1]
-            text = finalize(raw, prompt.suffix_text, shape)
-            if text is not None and s.shaping and request.language:
-                tree = self.context.tree_for(request.key, request.text) if self.context else None
-                shaped = shape_completion(
-                    request.text, offset, text, request.language, mode=shape.mode, tree=tree
-                )
-                text = shaped if shaped.strip() else None
-            return result, text
-
-        result, text = attempt(options)
-        if text is not None and is_placeholder(text) and result.stop_reason not in STOPPED:
-            # Instruct-tuned models like to leave `# Your code here` + `pass` in an empty
-            # body; nobody wants that as ghost text. Ask once more with the token that opened
-            # the placeholder forbidden there (the prompt is cached: only decoding repeats).
-            tokens = result.tokens
-            at = next((i for i, t in enumerate(tokens) if engine.target.piece(t).strip()), None)
-            if at is not None:
-                ban = (at, frozenset({tokens[at]}))
-                retry, retry_text = attempt(dataclasses.replace(options, ban=ban))
-                if retry_text is not None and not is_placeholder(retry_text):
-                    retry.stats.generated += result.stats.generated
-                    retry.stats.predict_ms += result.stats.predict_ms
-                    retry.stats.prompt_ms += result.stats.prompt_ms
-                    result, text = retry, retry_text
-        st = result.stats
+        decoded = decode(engine, request.key, plan.prompt, options, shape, clean, cancelled)
+        st = decoded.result.stats
         total = (time.monotonic() - t0) * 1000
         log.info(
             "completion: prep %.0f ms, %d prompt tokens (%d reused) %.0f ms, "
@@ -363,25 +203,75 @@ class Completer:
             st.prompt_ms,
             st.generated,
             st.predict_ms,
-            result.stop_reason,
+            decoded.result.stop_reason,
             total,
         )
-        if text is None or result.stop_reason == "cancelled":
+        if decoded.text is None or decoded.result.stop_reason == "cancelled":
             return None
+        return _Outcome(decoded.text, shape.multiline, decoded, plan, total)
+
+    def _options(
+        self, request: CompletionRequest, shape: Shape, prompt: Prompt, planner: PromptPlanner
+    ) -> DecodeOptions:
+        s = self.settings
+        lookup = tuple(
+            tuple(self.model.tokenize(t[-8000:])) for t in request.lookup_texts if t.strip()
+        )
+        return DecodeOptions(
+            max_tokens=request.max_tokens or (s.max_tokens if shape.multiline else 48),
+            max_prompt_ms=planner.deadline_ms(request.key, prompt),
+            max_predict_ms=s.max_predict_ms or None,
+            drafting=request.drafting or s.drafting,
+            verify_one_by_one=request.verify_one_by_one,
+            ngram_sources=lookup,
+            expected_tokens=48 if shape.multiline else 12,
+            heal=prompt.heal,
+        )
+
+    def _fit_syntax(
+        self, request: CompletionRequest, offset: int, shape: Shape
+    ) -> FitSyntax | None:
+        """Syntax-aware trimming of the output, when shaping is on and the language known."""
+        if not self.settings.shaping or not request.language:
+            return None
+        language = request.language
+
+        def fit(text: str) -> str:
+            tree = self.context.tree_for(request.key, request.text) if self.context else None
+            return shape_completion(
+                request.text, offset, text, language, mode=shape.mode, tree=tree
+            )
+
+        return fit
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one ask produced, before it becomes a suggestion."""
+
+    text: str
+    multiline: bool
+    decoded: Decoded
+    plan: PromptPlan
+    total_ms: float
+
+    def suggestion(self) -> Suggestion:
+        result = self.decoded.result
+        st = result.stats
         return Suggestion(
-            text=text,
-            multiline=shape.multiline,
+            text=self.text,
+            multiline=self.multiline,
             stop_reason=result.stop_reason,
             prompt_tokens=st.prompt_tokens,
             reused_tokens=st.reused_tokens,
             generated_tokens=st.generated,
             prompt_ms=st.prompt_ms,
             predict_ms=st.predict_ms,
-            total_ms=total,
+            total_ms=self.total_ms,
             tokens_per_second=st.tokens_per_second,
             drafted=st.drafted_model + st.drafted_ngram,
             accepted=st.accepted_model + st.accepted_ngram,
-            shed=shed,
+            shed=self.plan.shed,
             stats={
                 "steps": st.steps,
                 "tokens_per_step": st.tokens_per_step,

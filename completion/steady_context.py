@@ -44,6 +44,29 @@ class Kept:
 
 
 @dataclass(frozen=True, slots=True)
+class Chosen:
+    """A code context chosen anew for a request."""
+
+    prefix: str  # context head + the window up to the cursor
+    window_start: int  # where the window starts in the text
+    files: tuple[tuple[str, str], ...]  # (path, text) of the other files in the prompt
+    prefix_tokens: int
+    given: tuple[tuple[str, str], ...]  # the request's own extra files
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How one request's prompt was laid out, to be recorded for the document's next requests:
+    the code context if it was chosen anew, the anchor if the prompt was anchored anew."""
+
+    text: str
+    offset: int  # the cursor
+    chosen: Chosen | None = None
+    anchor: int | None = None  # the middle is text[anchor:offset]
+    suffix: str = ""  # the suffix the prompt used (a head of text[offset:])
+
+
+@dataclass(frozen=True, slots=True)
 class _Anchor:
     offset: int
     before: str  # text[:offset] when anchored
@@ -90,6 +113,23 @@ class SteadyContexts:
             self._by_key.move_to_end(key)
             while len(self._by_key) > self.capacity:
                 self._by_key.popitem(last=False)
+
+    def record(self, key: str, layout: Layout) -> None:
+        """Record the layout of the prompt a request used."""
+        chosen = layout.chosen
+        if chosen is not None:
+            self.remember(
+                key,
+                layout.text,
+                layout.offset,
+                chosen.prefix,
+                chosen.window_start,
+                chosen.files,
+                chosen.prefix_tokens,
+                chosen.given,
+            )
+        if layout.anchor is not None:
+            self.anchor(key, layout.text, layout.anchor, layout.offset, layout.suffix)
 
     def remember(
         self,

@@ -44,7 +44,7 @@ def test_typed_text_ending_in_a_space_is_continued_without_another(
     text = head + typed
     backend.context.change(name, (), full_text=text)
     request = CompletionRequest(name, text, len(text), name, "python")
-    prompt = backend._fit_prompt(request, len(text))
+    prompt = backend.planner().plan(request, len(text)).prompt
     assert prompt.middle_text == typed and prompt.heal == " "  # the typed text is the middle
     suggestion = backend.complete(request, lambda: False)
     assert suggestion is not None

@@ -39,7 +39,10 @@ def test_keystrokes_in_a_long_file_evaluate_only_the_typed_text(draft_path):
         else:
             provider.change("engine.py", (), full_text=text)
         request = CompletionRequest("engine.py", text, cut + i, "engine.py", language="python")
-        prompt = backend._build_prompt(request, cut + i, budget)
+        planner = backend.planner()
+        plan = planner.lay_out(request, cut + i, budget)
+        planner.commit(request.key, plan)
+        prompt = plan.prompt
         middle = prompt.tokens[prompt.tokens.index(backend.model.control.fim_middle) + 1 :]
         assert backend.model.detokenize(middle) + prompt.heal == TYPED[:i]
         if previous is not None:

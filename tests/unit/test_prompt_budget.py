@@ -8,7 +8,7 @@ suggestion says what was shed.
 
 from __future__ import annotations
 
-from completion.completer import MIN_PREFIX_TOKENS, MIN_SUFFIX_TOKENS
+from completion.planner import MIN_PREFIX_TOKENS, MIN_SUFFIX_TOKENS
 from completion.settings import CompletionSettings
 from tests.unit.scripted import suggest
 

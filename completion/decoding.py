@@ -1,0 +1,91 @@
+"""Decoding one planned prompt into the text of a suggestion.
+
+Owns what happens between a prompt and the text shown: the stop rule for the chosen shape (a
+chat reply ends at its code block's closing fence), the clean-up of the output (complete lines
+only when time or tokens ran out inside a block, the end fitted to what follows the cursor,
+syntax-aware trimming) and the one retry that steers away from a placeholder answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from completion.engine import Cancelled, DecodeOptions, DecodeResult, Engine, StopRule
+from completion.postprocess import finalize, is_placeholder, strip_code_fence
+from completion.prompt import Prompt
+from context import Shape, stop_index
+
+STOPPED = frozenset({"cancelled", "budget", "prompt_budget"})  # no time left for a retry
+
+Clean = Callable[[DecodeResult], str | None]  # the text worth showing, or None
+FitSyntax = Callable[[str], str]  # the text trimmed to the document's syntax
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    result: DecodeResult
+    text: str | None  # the clean text; None: nothing worth showing
+
+
+def stop_rule(prompt: Prompt, shape: Shape) -> StopRule:
+    """Where the output must end: a chat reply at its code block's closing fence, FIM output
+    where the shape says."""
+    if prompt.kind == "chat":
+
+        def fence(text: str) -> int | None:
+            closing = text.find("```", text.find("\n") + 1) if text.startswith("```") else -1
+            return closing if closing > 0 else None
+
+        return fence
+    line_prefix = shape.line_prefix
+    return lambda text: stop_index(text, shape, line_prefix)
+
+
+def clean_output(
+    result: DecodeResult, prompt: Prompt, shape: Shape, fit_syntax: FitSyntax | None
+) -> str | None:
+    """The output as a suggestion: None when nothing worth showing is left."""
+    raw = strip_code_fence(result.text) if prompt.kind == "chat" else result.text
+    if result.stop_reason in ("budget", "max_tokens") and "\n" in raw:
+        # Out of time or tokens inside a block: keep the complete lines only (the prefetch
+        # computes the rest while the user reads them).
+        raw = raw[: raw.rindex("\n") + 1]
+    text = finalize(raw, prompt.suffix_text, shape)
+    if text is not None and fit_syntax is not None:
+        shaped = fit_syntax(text)
+        text = shaped if shaped.strip() else None
+    return text
+
+
+def decode(
+    engine: Engine,
+    key: str,
+    prompt: Prompt,
+    options: DecodeOptions,
+    shape: Shape,
+    clean: Clean,
+    is_cancelled: Cancelled,
+) -> Decoded:
+    """Generate from the prompt and clean the output, retrying once past a placeholder."""
+    stop = stop_rule(prompt, shape)
+    result = engine.generate(key, prompt.tokens, options, stop, is_cancelled)
+    text = clean(result)
+    if text is not None and is_placeholder(text) and result.stop_reason not in STOPPED:
+        # Instruct-tuned models like to leave `# Your code here` + `pass` in an empty
+        # body; nobody wants that as ghost text. Ask once more with the token that opened
+        # the placeholder forbidden there (the prompt is cached: only decoding repeats).
+        tokens = result.tokens
+        at = next((i for i, t in enumerate(tokens) if engine.target.piece(t).strip()), None)
+        if at is not None:
+            ban = (at, frozenset({tokens[at]}))
+            retry_options = dataclasses.replace(options, ban=ban)
+            retry = engine.generate(key, prompt.tokens, retry_options, stop, is_cancelled)
+            retry_text = clean(retry)
+            if retry_text is not None and not is_placeholder(retry_text):
+                retry.stats.generated += result.stats.generated
+                retry.stats.predict_ms += result.stats.predict_ms
+                retry.stats.prompt_ms += result.stats.prompt_ms
+                result, text = retry, retry_text
+    return Decoded(result, text)
