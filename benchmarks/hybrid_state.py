@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from completion.runtime import Context, Model
+from completion.runtime import LlamaContext, Model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,30 +37,30 @@ def main(argv: list[str] | None = None) -> int:
         text = Path(__file__).read_text() * 20
         tokens = model.tokenize(text)[: args.tokens]
         half = len(tokens) // 2
-        ctx = Context(model, n_ctx=4096, n_seq=2, n_batch=256, n_rs_seq=8)
+        llama = LlamaContext(model, n_ctx=4096, n_seq=2, n_batch=256, n_rs_seq=8)
 
         def timed(fn) -> float:  # type: ignore[no-untyped-def]
             t0 = time.perf_counter()
             fn()
             return (time.perf_counter() - t0) * 1000
 
-        full_ms = timed(lambda: ctx.decode(tokens, 0, seq=0))
-        ctx.seq_rm(0, -1, -1)
-        ctx.decode(tokens[:half], 0, seq=0)
-        save_ms = timed(lambda: ctx.seq_state(0))
-        state = ctx.seq_state(0)
-        ctx.decode(tokens[half:], half, seq=0)
-        ref = ctx.logits(-1).copy()
+        full_ms = timed(lambda: llama.decode(tokens, 0, seq=0))
+        llama.seq_rm(0, -1, -1)
+        llama.decode(tokens[:half], 0, seq=0)
+        save_ms = timed(lambda: llama.seq_state(0))
+        state = llama.seq_state(0)
+        llama.decode(tokens[half:], half, seq=0)
+        ref = llama.logits(-1).copy()
 
         def restore_and_tail() -> None:
-            ctx.seq_rm(0, -1, -1)
-            ctx.set_seq_state(0, state)
-            ctx.decode(tokens[half:], half, seq=0)
+            llama.seq_rm(0, -1, -1)
+            llama.set_seq_state(0, state)
+            llama.decode(tokens[half:], half, seq=0)
 
         restore_ms = timed(restore_and_tail)
-        exact = float(np.abs(ctx.logits(-1) - ref).max())
-        ctx.decode(tokens[:5], len(tokens), seq=0, logits="all")
-        rollback_ms = timed(lambda: ctx.rollback(0, 3, len(tokens) + 5))
+        exact = float(np.abs(llama.logits(-1) - ref).max())
+        llama.decode(tokens[:5], len(tokens), seq=0, logits="all")
+        rollback_ms = timed(lambda: llama.rollback(0, 3, len(tokens) + 5))
     lines = [
         "# Hybrid (qwen35) state: rebuild vs checkpoint vs snapshot rollback",
         "",

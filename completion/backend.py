@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from completion.code_context import ContextProvider
-from completion.completer import Cancelled, Completer, CompletionRequest, Suggestion, line_around
-from completion.engine import Engine
+from completion.completer import Completer, CompletionRequest, Suggestion, line_around
+from completion.engine import Engine, IsCancelled
 from completion.model_plan import Origin, plan_models
 from completion.models import ModelError
 from completion.runtime import Model, RuntimeError_
@@ -180,7 +180,7 @@ class FakeBackend:
     def forget(self, key: str) -> None:
         pass
 
-    def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None:
+    def complete(self, request: CompletionRequest, cancelled: IsCancelled) -> Suggestion | None:
         self.calls += 1
         delay = float(os.environ.get("AIRGAP_LSP_FAKE_DELAY_MS", "0")) / 1000
         end = time.monotonic() + delay

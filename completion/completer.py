@@ -12,13 +12,13 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from completion.code_context import ContextProvider
 from completion.decoding import Decoded, FitSyntax, clean_output, decode
-from completion.engine import DecodeOptions, Engine
+from completion.engine import DecodeOptions, Engine, IsCancelled
 from completion.planner import PromptPlan, PromptPlanner
 from completion.prompt import Prompt
 from completion.settings import CompletionSettings
@@ -26,8 +26,6 @@ from completion.steady_context import SteadyContexts
 from context import Shape, decide_shape, language_for, shape_completion
 
 log = logging.getLogger(__name__)
-
-Cancelled = Callable[[], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +67,7 @@ class Backend(Protocol):
 
     description: str
 
-    def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None: ...
+    def complete(self, request: CompletionRequest, cancelled: IsCancelled) -> Suggestion | None: ...
 
     def forget(self, key: str) -> None:
         """The document closed: drop what was kept for it."""
@@ -108,7 +106,7 @@ class Completer:
         if shape.multiline or self.settings.single_line_model != "draft" or draft is None:
             return self.engine
         if self._small is None:
-            base = self.engine.tctx
+            base = self.engine.target_llama
             self._small = Engine(draft, None, n_ctx=base.n_ctx // base.n_seq, n_seq=base.n_seq)
         return self._small
 
@@ -133,7 +131,7 @@ class Completer:
             request.text, offset, lang, tree, max_lines=s.max_lines, block=request.multiline
         )
 
-    def complete(self, request: CompletionRequest, cancelled: Cancelled) -> Suggestion | None:
+    def complete(self, request: CompletionRequest, cancelled: IsCancelled) -> Suggestion | None:
         t0 = time.monotonic()
         offset = max(0, min(request.offset, len(request.text)))
         shape = self._shape(request, offset)
@@ -154,7 +152,7 @@ class Completer:
         return None if outcome is None else outcome.suggestion()
 
     def _complete_on_new_line(
-        self, request: CompletionRequest, offset: int, cancelled: Cancelled, t0: float
+        self, request: CompletionRequest, offset: int, cancelled: IsCancelled, t0: float
     ) -> _Outcome | None:
         """The answer for the start of the next line, shown as new lines after the cursor:
         what a user who pressed Enter there would be offered."""
@@ -174,7 +172,7 @@ class Completer:
         request: CompletionRequest,
         offset: int,
         shape: Shape,
-        cancelled: Cancelled,
+        cancelled: IsCancelled,
         t0: float,
     ) -> _Outcome | None:
         """The answer at `offset` in the given shape: the prompt planned and committed, then

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from completion.engine import Cancelled, DecodeOptions, DecodeResult, Engine, StopRule
+from completion.engine import DecodeOptions, DecodeResult, Engine, IsCancelled, StopRule
 from completion.postprocess import finalize, is_placeholder, strip_code_fence
 from completion.prompt import Prompt
 from context import Shape, stop_index
@@ -66,7 +66,7 @@ def decode(
     options: DecodeOptions,
     shape: Shape,
     clean: Clean,
-    is_cancelled: Cancelled,
+    is_cancelled: IsCancelled,
 ) -> Decoded:
     """Generate from the prompt and clean the output, retrying once past a placeholder."""
     stop = stop_rule(prompt, shape)

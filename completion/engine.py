@@ -26,14 +26,15 @@ import numpy as np
 from completion.adaptive import CostModel, NgramMode
 from completion.drafting import NgramDrafter, check_draft_vocab
 from completion.healing import still_to_spell
-from completion.runtime import Aborted, Context, Model, RuntimeError_
+from completion.runtime import Aborted, LlamaContext, Model, RuntimeError_
 from completion.sequences import SequenceCache, Slot, common_prefix
 
 log = logging.getLogger(__name__)
 
 FINISH_ON_CANCEL = 32  # prompt tokens; see Engine.generate
 StopRule = Callable[[str], int | None]  # decoded text so far -> where it must end, or None
-Cancelled = Callable[[], bool]
+IsCancelled = Callable[[], bool]  # has the request been cancelled? (a worker's CancelToken)
+Cancelled = IsCancelled  # the former name, still imported by completion/remote
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +109,10 @@ class Engine:
         self.target = target
         rs = draft_max + 1 if target.is_recurrent else 0
         # n_ctx is per cached document; each sequence gets its own KV stream of that size.
-        self.tctx = Context(target, n_ctx=n_ctx * n_seq, n_seq=n_seq, threads=threads, n_rs_seq=rs)
-        self.tcache = SequenceCache(self.tctx, recurrent=target.is_recurrent)
+        self.target_llama = LlamaContext(
+            target, n_ctx=n_ctx * n_seq, n_seq=n_seq, threads=threads, n_rs_seq=rs
+        )
+        self.tcache = SequenceCache(self.target_llama, recurrent=target.is_recurrent)
         self.draft: Model | None = None
         self.dcache: SequenceCache | None = None
         self.draft_warning = ""
@@ -118,8 +121,10 @@ class Engine:
             if check.compatible:
                 self.draft = draft
                 # One extra sequence is scratch space for drafting from recurrent models.
-                dctx = Context(draft, n_ctx=n_ctx * (n_seq + 1), n_seq=n_seq + 1, threads=threads)
-                self.dcache = SequenceCache(dctx, recurrent=draft.is_recurrent)
+                draft_llama = LlamaContext(
+                    draft, n_ctx=n_ctx * (n_seq + 1), n_seq=n_seq + 1, threads=threads
+                )
+                self.dcache = SequenceCache(draft_llama, recurrent=draft.is_recurrent)
                 self.dcache.slots = self.dcache.slots[:n_seq]
                 self.draft_scratch = n_seq
             else:
@@ -142,7 +147,7 @@ class Engine:
         prompt: Sequence[int],
         options: DecodeOptions,
         stop: StopRule | None = None,
-        cancelled: Cancelled | None = None,
+        cancelled: IsCancelled | None = None,
     ) -> DecodeResult:
         stats = DecodeStats(prompt_tokens=len(prompt))
         # Checked before any slot is touched: a prompt that cannot fit would otherwise fail
@@ -195,23 +200,23 @@ class Engine:
         seq = self.tcache.slots[-1]
         self.tcache.drop(seq)
 
-        def best_of(ctx: Context, n: int, s: int) -> float:
+        def best_of(llama: LlamaContext, n: int, s: int) -> float:
             times = []
             for _ in range(2 if n < 8 else 1):  # small batches are the noisy ones
                 t0 = time.perf_counter()
-                ctx.decode(tokens[:n], 0, seq=s, logits="all")
+                llama.decode(tokens[:n], 0, seq=s, logits="all")
                 times.append((time.perf_counter() - t0) * 1000)
-                ctx.seq_rm(s, -1, -1)
+                llama.seq_rm(s, -1, -1)
             return min(times)
 
-        best_of(self.tctx, 8, seq.seq)  # warm-up: first touches of the weights
-        verify = {n: best_of(self.tctx, n, seq.seq) for n in sizes}
+        best_of(self.target_llama, 8, seq.seq)  # warm-up: first touches of the weights
+        verify = {n: best_of(self.target_llama, n, seq.seq) for n in sizes}
         n_prompt = min(64, len(tokens))
-        self.prompt_ms_per_token = best_of(self.tctx, n_prompt, seq.seq) / n_prompt
+        self.prompt_ms_per_token = best_of(self.target_llama, n_prompt, seq.seq) / n_prompt
         draft_ms = None
         if self.dcache is not None:
-            best_of(self.dcache.ctx, 4, self.draft_scratch)
-            draft_ms = best_of(self.dcache.ctx, 1, self.draft_scratch)
+            best_of(self.dcache.llama, 4, self.draft_scratch)
+            draft_ms = best_of(self.dcache.llama, 1, self.draft_scratch)
         self.costs.calibrate(verify, draft_ms)
         self.calibration = {
             "verify_ms": verify,
@@ -260,7 +265,7 @@ class _Loop:
         prompt: list[int],
         options: DecodeOptions,
         stop: StopRule | None,
-        cancelled: Cancelled,
+        cancelled: IsCancelled,
         stats: DecodeStats,
     ) -> None:
         self.e = engine
@@ -322,8 +327,7 @@ class _Loop:
 
     def run(self, t_start: float) -> DecodeResult:
         deadline = t_start + self.o.max_predict_ms / 1000 if self.o.max_predict_ms else None
-        ctx = self.e.tctx
-        row = ctx.logits(-1)
+        row = self.e.target_llama.logits(-1)
         self._record_margin(row)
         reason = self._push(self._pick(row, 0))
         while reason is None:
@@ -436,21 +440,21 @@ class _Loop:
                 keep = min(common_prefix(self.dslot.tokens, self.history), len(self.history) - 1)
                 keep = cache.truncate(self.dslot, keep)
                 cache.extend(self.dslot, self.history[keep:], abort=self.cancelled)
-            dctx = cache.ctx
-            drafts = [_argmax(dctx.logits(-1))]
-            if k > 1 and _confidence(dctx.logits(-1)) >= self.o.draft_p_min:
+            llama = cache.llama
+            drafts = [_argmax(llama.logits(-1))]
+            if k > 1 and _confidence(llama.logits(-1)) >= self.o.draft_p_min:
                 scratch = self.e.draft_scratch
-                dctx.seq_rm(scratch, -1, -1)
-                dctx.seq_cp(self.dslot.seq, scratch)
+                llama.seq_rm(scratch, -1, -1)
+                llama.seq_cp(self.dslot.seq, scratch)
                 pos = len(self.history)
                 while len(drafts) < k:
-                    dctx.decode([drafts[-1]], pos, seq=scratch, abort=self.cancelled)
+                    llama.decode([drafts[-1]], pos, seq=scratch, abort=self.cancelled)
                     pos += 1
-                    row = dctx.logits(-1)
+                    row = llama.logits(-1)
                     drafts.append(_argmax(row))
                     if _confidence(row) < self.o.draft_p_min:
                         break
-                dctx.seq_rm(scratch, -1, -1)
+                llama.seq_rm(scratch, -1, -1)
             # What drafting cost per drafted token, bringing the draft up to date included.
             self.e.costs.observe_draft((time.monotonic() - t_step) * 1000 / len(drafts))
         except RuntimeError_ as exc:
@@ -466,7 +470,7 @@ class _Loop:
             return "cancelled"
         cur = self.out[-1]
         batch = [cur, *drafts]
-        ctx = self.e.tctx
+        llama = self.e.target_llama
         cache = self.e.tcache
         t0 = time.monotonic()
         preds: list[int] = []
@@ -479,7 +483,7 @@ class _Loop:
             stop_early = self.e.target.is_recurrent
             for i, tok in enumerate(batch):
                 cache.extend(self.slot, [tok], abort=self.cancelled)
-                row = ctx.logits(-1)
+                row = llama.logits(-1)
                 preds.append(self._pick(row, len(self.out) + i, drafts[:i]))
                 if self.o.track_margins:
                     rows.append(row.copy())
@@ -488,7 +492,7 @@ class _Loop:
         else:
             cache.extend(self.slot, batch, abort=self.cancelled, logits="all")
             for i in range(len(batch)):
-                row = ctx.logits(i)
+                row = llama.logits(i)
                 preds.append(self._pick(row, len(self.out) + i, drafts[:i]))
                 if self.o.track_margins:
                     rows.append(row.copy())

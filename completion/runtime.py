@@ -2,8 +2,9 @@
 
 Owns loading a GGUF model, its vocabulary (tokenize, detokenize, control tokens) and contexts
 with several sequences whose memory can be trimmed, copied, saved and restored. Nothing here
-decides what to evaluate: that is the engine's job. One `Context` must only ever be used from
-one thread at a time (llama.cpp contexts are not thread-safe).
+decides what to evaluate: that is the engine's job. One `LlamaContext` must only ever be used
+from one thread at a time (llama.cpp contexts are not thread-safe). ("Context" alone, elsewhere,
+means the code context a prompt is built from.)
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ class Model:
 AbortCheck = Callable[[], bool]
 
 
-class Context:
+class LlamaContext:
     """A llama.cpp context over a model, with `n_seq` independent sequences."""
 
     def __init__(

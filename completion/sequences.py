@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from completion.runtime import AbortCheck, Context, RuntimeError_
+from completion.runtime import AbortCheck, LlamaContext, RuntimeError_
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +64,18 @@ class SequenceCache:
     prompt token's logits ready."""
 
     def __init__(
-        self, ctx: Context, recurrent: bool = False, checkpoint_every: int = CHECKPOINT_EVERY
+        self, llama: LlamaContext, recurrent: bool = False, checkpoint_every: int = CHECKPOINT_EVERY
     ) -> None:
-        self.ctx = ctx
+        self.llama = llama
         self.recurrent = recurrent
         self.checkpoint_every = checkpoint_every
-        self.slots = [Slot(i) for i in range(ctx.n_seq)]
+        self.slots = [Slot(i) for i in range(llama.n_seq)]
 
     @property
     def capacity(self) -> int:
         """Tokens one slot can hold: each sequence has its own KV stream of n_ctx / n_seq
         cells, so dropping other slots never makes room for a longer prompt."""
-        return self.ctx.n_ctx // self.ctx.n_seq
+        return self.llama.n_ctx // self.llama.n_seq
 
     def _choose(self, key: str, prompt: Sequence[int]) -> Slot:
         shared, _, best = max(
@@ -109,7 +109,7 @@ class SequenceCache:
             return len(slot.tokens)
         # Recurrent snapshots only describe the last batch, so a cut elsewhere is not trusted to
         # seq_rm; recurrent models restore a checkpoint instead.
-        if not self.recurrent and self.ctx.seq_rm(slot.seq, n, -1):
+        if not self.recurrent and self.llama.seq_rm(slot.seq, n, -1):
             del slot.tokens[n:]
             return n
         return self._restore(slot, n)
@@ -117,10 +117,10 @@ class SequenceCache:
     def _restore(self, slot: Slot, n: int) -> int:
         """Rebuild a recurrent slot from its latest checkpoint at or before n (or from empty)."""
         usable = [c for c in slot.checkpoints if c[0] <= n]
-        self.ctx.seq_rm(slot.seq, -1, -1)
+        self.llama.seq_rm(slot.seq, -1, -1)
         if usable:
             pos, state = usable[-1]
-            self.ctx.set_seq_state(slot.seq, state)
+            self.llama.set_seq_state(slot.seq, state)
             slot.checkpoints = usable
             del slot.tokens[pos:]
             return pos
@@ -158,7 +158,7 @@ class SequenceCache:
                 self._decode(slot, piece, abort, logits)
                 start += len(piece)
                 if len(slot.tokens) % self.checkpoint_every == 0 and start < len(tokens):
-                    slot.checkpoints.append((len(slot.tokens), self.ctx.seq_state(slot.seq)))
+                    slot.checkpoints.append((len(slot.tokens), self.llama.seq_state(slot.seq)))
                     _thin(slot.checkpoints)
             return
         self._decode(slot, tokens, abort, logits)
@@ -169,7 +169,7 @@ class SequenceCache:
         pos = len(slot.tokens)
         for _attempt in range(len(self.slots) + 1):
             try:
-                self.ctx.decode(tokens, pos, slot.seq, logits=logits, abort=abort)
+                self.llama.decode(tokens, pos, slot.seq, logits=logits, abort=abort)
                 slot.tokens.extend(tokens)
                 return
             except RuntimeError_ as exc:
@@ -190,9 +190,9 @@ class SequenceCache:
     def _resync(self, slot: Slot, pos: int) -> None:
         """After a failed or aborted decode, make the slot's memory match slot.tokens again."""
         del slot.tokens[pos:]
-        if self.ctx.seq_pos_max(slot.seq) + 1 <= pos:
+        if self.llama.seq_pos_max(slot.seq) + 1 <= pos:
             return
-        if not self.recurrent and self.ctx.seq_rm(slot.seq, pos, -1):
+        if not self.recurrent and self.llama.seq_rm(slot.seq, pos, -1):
             return
         self._restore(slot, pos)
 
@@ -201,14 +201,14 @@ class SequenceCache:
         if n <= 0:
             return
         keep = len(slot.tokens) - n
-        if not self.ctx.rollback(slot.seq, n, len(slot.tokens)):
+        if not self.llama.rollback(slot.seq, n, len(slot.tokens)):
             raise RuntimeError_(
-                f"could not roll back {n} tokens (recurrent snapshots: {self.ctx.n_rs_seq})"
+                f"could not roll back {n} tokens (recurrent snapshots: {self.llama.n_rs_seq})"
             )
         del slot.tokens[keep:]
 
     def drop(self, slot: Slot) -> None:
-        self.ctx.seq_rm(slot.seq, -1, -1)
+        self.llama.seq_rm(slot.seq, -1, -1)
         slot.tokens.clear()
         slot.checkpoints.clear()
         slot.key = None

@@ -1,11 +1,11 @@
 """Recent suggestions, reused as the user types into them.
 
 Owns the typed-ahead cache (as llama.vim keeps one): each suggestion is stored with the text
-just before the cursor it was made for (its anchor) and the rest of that line. When a later
-request's text before the cursor is the anchor followed by the beginning of a stored
-suggestion — the user typed what was suggested — the rest of that suggestion is served at once,
-with no model call. Prefetched suggestions (made in the background for the position after
-accepting one) live here too.
+just before the cursor it was made for (its last `BEFORE_CHARS` characters) and the rest of that
+line. When a later request's text before the cursor is that text followed by the beginning of
+a stored suggestion — the user typed what was suggested — the rest of that suggestion is
+served at once, with no model call. Prefetched suggestions (made in the background for the
+position after accepting one) live here too.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-ANCHOR_CHARS = 256
+BEFORE_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
 class Cached:
     key: str
-    anchor: str
+    before: str  # the text before the cursor the suggestion was made for (its end)
     line_suffix: str
     text: str
     source: str  # "model" or "prefetch"
@@ -43,7 +43,7 @@ class SuggestionCache:
     def put(self, key: str, prefix: str, line_suffix: str, text: str, source: str) -> None:
         if not text.strip():
             return
-        item = Cached(key, prefix[-ANCHOR_CHARS:], line_suffix, text, source)
+        item = Cached(key, prefix[-BEFORE_CHARS:], line_suffix, text, source)
         with self._lock:
             self._items.append(item)
 
@@ -66,15 +66,15 @@ class SuggestionCache:
 
 
 def _typed_into(item: Cached, prefix: str) -> Hit | None:
-    """The rest of item.text if `prefix` is item's anchor followed by a start of item.text."""
-    start = max(0, len(prefix) - len(item.anchor) - len(item.text))
-    at = prefix.rfind(item.anchor, start)
+    """The rest of item.text if `prefix` is item.before followed by a start of item.text."""
+    start = max(0, len(prefix) - len(item.before) - len(item.text))
+    at = prefix.rfind(item.before, start)
     if at < 0:
         return None
-    typed = prefix[at + len(item.anchor) :]
-    # The anchor must be the whole text before the stored cursor when that was shorter.
-    anchored = len(item.anchor) == ANCHOR_CHARS or at == 0
-    if not anchored or not item.text.startswith(typed) or len(typed) >= len(item.text):
+    typed = prefix[at + len(item.before) :]
+    # item.before must be the whole text before the stored cursor when that was shorter.
+    whole = len(item.before) == BEFORE_CHARS or at == 0
+    if not whole or not item.text.startswith(typed) or len(typed) >= len(item.text):
         return None
     rest = item.text[len(typed) :]
     return Hit(rest, len(typed), item.source) if rest.strip() else None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from completion.runtime import Context, Model
+from completion.runtime import LlamaContext, Model
 from tests.synthetic.conftest import (  # noqa: F401  (fixtures)
     synthetic_models,
     synthetic_other_vocab,
@@ -21,22 +21,22 @@ def greedy_reference(
 ) -> tuple[list[int], list[float]]:
     """Plain greedy decoding, one token per decode, in a fresh context: the ground truth.
     Returns the tokens and the top-2 logit margin at each step."""
-    ctx = Context(model, n_ctx=n_ctx, n_seq=1)
-    ctx.decode(list(prompt), 0)
+    llama = LlamaContext(model, n_ctx=n_ctx, n_seq=1)
+    llama.decode(list(prompt), 0)
     out: list[int] = []
     margins: list[float] = []
     pos = len(prompt)
     for _ in range(n):
-        row = ctx.logits(-1)
+        row = llama.logits(-1)
         top2 = np.partition(row, -2)[-2:]
         margins.append(float(abs(top2[1] - top2[0])))
         tok = int(np.argmax(row))
         if model.is_eog(tok):
             break
         out.append(tok)
-        ctx.decode([tok], pos)
+        llama.decode([tok], pos)
         pos += 1
-    ctx.close()
+    llama.close()
     return out, margins
 
 

@@ -22,7 +22,7 @@ def target(request, synthetic_qwen2_pair, synthetic_qwen35_pair):
 
 def test_a_prompt_larger_than_the_context_is_refused_and_evicts_nothing(target: Model):
     engine = Engine(target, None, n_ctx=256, n_seq=2)
-    capacity = engine.tctx.n_ctx // engine.tctx.n_seq  # tokens per slot
+    capacity = engine.target_llama.n_ctx // engine.target_llama.n_seq  # tokens per slot
     assert capacity >= 256
     kept = target.tokenize(CODE)
     first = engine.generate("kept.py", kept, DecodeOptions(max_tokens=4, drafting="none"))

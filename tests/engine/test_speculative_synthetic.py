@@ -228,17 +228,17 @@ def test_prefix_reuse_evaluates_only_the_changed_tail(synthetic_qwen2_pair):
     a = target.tokenize(PROMPTS[0] + PROMPTS[1] + PROMPTS[2])
     b = a[:-7] + target.tokenize("    x = 1\n")
     engine.generate("d", a, DecodeOptions(max_tokens=1, drafting="none"))
-    before = engine.tctx.evaluated_tokens
+    before = engine.target_llama.evaluated_tokens
     result = engine.generate("d", b, DecodeOptions(max_tokens=1, drafting="none"))
     common = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
     assert result.stats.reused_tokens == common
-    assert engine.tctx.evaluated_tokens - before == len(b) - common
+    assert engine.target_llama.evaluated_tokens - before == len(b) - common
     # Another document does not evict the first one's cached prefix.
     engine.generate("other", target.tokenize(PROMPTS[3]), DecodeOptions(max_tokens=1))
-    before = engine.tctx.evaluated_tokens
+    before = engine.target_llama.evaluated_tokens
     again = engine.generate("d", b, DecodeOptions(max_tokens=1, drafting="none"))
     assert again.stats.reused_tokens == len(b) - 1
-    assert engine.tctx.evaluated_tokens - before == 1
+    assert engine.target_llama.evaluated_tokens - before == 1
 
 
 def test_time_budgets_hold(synthetic_qwen2_pair):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from completion.drafting import check_draft_vocab
-from completion.runtime import Context, Model
+from completion.runtime import LlamaContext, Model
 
 from .make_gguf import (
     CONTROL_TOKENS,
@@ -69,23 +69,23 @@ EXPECTED = {
 }
 
 
-def _ctx(model: Model, **kw: int) -> Context:
-    return Context(model, n_ctx=256, n_batch=64, threads=1, **kw)
+def _llama(model: Model, **kw: int) -> LlamaContext:
+    return LlamaContext(model, n_ctx=256, n_batch=64, threads=1, **kw)
 
 
 def _greedy(model: Model, prompt: list[int], n: int) -> tuple[list[int], list[float]]:
     """n greedy tokens after `prompt`, and the top-2 logit margin at each step."""
-    ctx = _ctx(model)
-    ctx.decode(prompt, 0)
+    llama = _llama(model)
+    llama.decode(prompt, 0)
     out: list[int] = []
     margins: list[float] = []
     for i in range(n):
-        logits = ctx.logits()
+        logits = llama.logits()
         top2 = np.partition(logits, -2)[-2:]
         margins.append(float(abs(top2[1] - top2[0])))
         out.append(int(np.argmax(logits)))
-        ctx.decode([out[-1]], len(prompt) + i)
-    ctx.close()
+        llama.decode([out[-1]], len(prompt) + i)
+    llama.close()
     return out, margins
 
 
@@ -184,10 +184,10 @@ def test_draft_agrees_often_but_not_always(
     for prompt in PROMPTS:
         tokens = target.tokenize(prompt)
         wanted, _ = _greedy(target, tokens, 40)
-        ctx = _ctx(draft)
-        ctx.decode(tokens + wanted[:-1], 0, logits="all")
-        guessed = [int(np.argmax(ctx.logits(len(tokens) - 1 + i))) for i in range(40)]
-        ctx.close()
+        llama = _llama(draft)
+        llama.decode(tokens + wanted[:-1], 0, logits="all")
+        guessed = [int(np.argmax(llama.logits(len(tokens) - 1 + i))) for i in range(40)]
+        llama.close()
         rates.append(float(np.mean(np.array(guessed) == np.array(wanted))))
     synthetic_report[f"{arch} draft agreement"] = (
         " ".join(f"{r:.0%}" for r in rates) + f" (mean {np.mean(rates):.0%})"
@@ -198,14 +198,14 @@ def test_draft_agrees_often_but_not_always(
 
 def _logits_after(model: Model, tokens: list[int], splits: list[int] | None = None) -> np.ndarray:
     """Logits after evaluating `tokens` in a fresh context, in pieces of the given sizes."""
-    ctx = _ctx(model)
+    llama = _llama(model)
     pos = 0
     for size in splits or [len(tokens)]:
-        ctx.decode(tokens[pos : pos + size], pos)
+        llama.decode(tokens[pos : pos + size], pos)
         pos += size
     assert pos == len(tokens)
-    out = ctx.logits().copy()
-    ctx.close()
+    out = llama.logits().copy()
+    llama.close()
     return out
 
 
@@ -224,14 +224,14 @@ def test_qwen35_rollback_with_n_rs_seq_is_exact(
 ) -> None:
     model, prompt, batch, other = qwen35_case
     p = len(prompt)
-    ctx = _ctx(model, n_seq=2, n_rs_seq=8)
-    assert ctx.n_rs_seq == 8
-    ctx.decode(prompt, 0)
-    ctx.decode(batch, p, logits="all")
-    assert ctx.seq_rm(0, p + 2, -1)  # forget the last 3 of the 5
-    assert ctx.seq_pos_max(0) == p + 1
-    ctx.decode([other], p + 2)
-    got = ctx.logits().copy()
+    llama = _llama(model, n_seq=2, n_rs_seq=8)
+    assert llama.n_rs_seq == 8
+    llama.decode(prompt, 0)
+    llama.decode(batch, p, logits="all")
+    assert llama.seq_rm(0, p + 2, -1)  # forget the last 3 of the 5
+    assert llama.seq_pos_max(0) == p + 1
+    llama.decode([other], p + 2)
+    got = llama.logits().copy()
     same_splits = _logits_after(model, [*prompt, *batch[:2], other], [p, 2, 1])
     one_batch = _logits_after(model, [*prompt, *batch[:2], other])
     d_splits = float(np.abs(got - same_splits).max())
@@ -242,10 +242,10 @@ def test_qwen35_rollback_with_n_rs_seq_is_exact(
     )
     assert max(d_splits, d_one) <= TOL
     # The rolled-back sequence goes on like a fresh one.
-    ctx.decode(batch[3:], p + 3, logits="all")
+    llama.decode(batch[3:], p + 3, logits="all")
     ref = _logits_after(model, [*prompt, *batch[:2], other, *batch[3:]])
-    assert np.abs(ctx.logits() - ref).max() <= TOL
-    ctx.close()
+    assert np.abs(llama.logits() - ref).max() <= TOL
+    llama.close()
 
 
 def test_qwen35_rollback_is_refused_where_llama_cpp_knows_it_cannot(
@@ -254,17 +254,17 @@ def test_qwen35_rollback_is_refused_where_llama_cpp_knows_it_cannot(
     model, prompt, batch, _ = qwen35_case
     p = len(prompt)
     for n_rs_seq, back in ((0, 1), (4, 5)):
-        ctx = _ctx(model, n_rs_seq=n_rs_seq)
-        ctx.decode(prompt, 0)
-        ctx.decode(batch, p)
-        assert not ctx.seq_rm(0, p + 5 - back, -1), (n_rs_seq, back)
-        ctx.close()
-    ctx = _ctx(model, n_rs_seq=8)
-    ctx.decode(prompt, 0)
-    ctx.decode(batch, p)
-    assert ctx.seq_rm(0, p + 4, -1)
-    assert not ctx.seq_rm(0, p + 3, -1)  # one pending rollback until the next decode
-    ctx.close()
+        llama = _llama(model, n_rs_seq=n_rs_seq)
+        llama.decode(prompt, 0)
+        llama.decode(batch, p)
+        assert not llama.seq_rm(0, p + 5 - back, -1), (n_rs_seq, back)
+        llama.close()
+    llama = _llama(model, n_rs_seq=8)
+    llama.decode(prompt, 0)
+    llama.decode(batch, p)
+    assert llama.seq_rm(0, p + 4, -1)
+    assert not llama.seq_rm(0, p + 3, -1)  # one pending rollback until the next decode
+    llama.close()
 
 
 def test_qwen35_rollback_past_the_last_batch_is_silently_wrong(
@@ -276,14 +276,14 @@ def test_qwen35_rollback_past_the_last_batch_is_silently_wrong(
     len(last batch) - 1 tokens. If this test fails, llama.cpp started refusing these."""
     model, prompt, batch, _ = qwen35_case
     p = len(prompt)
-    ctx = _ctx(model, n_rs_seq=8)
-    ctx.decode(prompt, 0)
+    llama = _llama(model, n_rs_seq=8)
+    llama.decode(prompt, 0)
     for i, t in enumerate(batch):
-        ctx.decode([t], p + i)  # one token at a time: no usable snapshot at all
-    assert ctx.seq_rm(0, p + 2, -1)
-    ctx.decode(batch[2:], p + 2)
-    assert np.abs(ctx.logits() - _logits_after(model, prompt + batch)).max() > 1.0
-    ctx.close()
+        llama.decode([t], p + i)  # one token at a time: no usable snapshot at all
+    assert llama.seq_rm(0, p + 2, -1)
+    llama.decode(batch[2:], p + 2)
+    assert np.abs(llama.logits() - _logits_after(model, prompt + batch)).max() > 1.0
+    llama.close()
 
 
 @pytest.mark.parametrize("arch", ["qwen2", "qwen35"])
@@ -294,20 +294,20 @@ def test_seq_state_restores_exactly(
     prompt = model.tokenize(PROMPTS[0])
     more = model.tokenize("    return n if n < 2 else fibonacci(n - 1)")
     p = len(prompt)
-    ctx = _ctx(model, n_seq=2)
-    ctx.decode(prompt, 0)
-    state = ctx.seq_state(0)
-    ctx.decode(more, p)
-    first = ctx.logits().copy()
-    ctx.set_seq_state(0, state)
-    assert ctx.seq_pos_max(0) == p - 1
-    ctx.decode(more, p)
-    again = ctx.logits().copy()
+    llama = _llama(model, n_seq=2)
+    llama.decode(prompt, 0)
+    state = llama.seq_state(0)
+    llama.decode(more, p)
+    first = llama.logits().copy()
+    llama.set_seq_state(0, state)
+    assert llama.seq_pos_max(0) == p - 1
+    llama.decode(more, p)
+    again = llama.logits().copy()
     # Into another sequence too (what a fork of a cached prefix does).
-    ctx.set_seq_state(1, state)
-    ctx.decode(more, p, seq=1)
-    other_seq = ctx.logits().copy()
-    ctx.close()
+    llama.set_seq_state(1, state)
+    llama.decode(more, p, seq=1)
+    other_seq = llama.logits().copy()
+    llama.close()
     diff = max(float(np.abs(first - again).max()), float(np.abs(first - other_seq).max()))
     synthetic_report[f"{arch} seq_state/set_seq_state"] = (
         f"{len(state)} bytes, max |diff| {diff:.2g}"
@@ -320,14 +320,14 @@ def test_qwen2_kv_trim_is_exact(models: dict[str, Model]) -> None:
     prompt = model.tokenize(PROMPTS[1])
     batch = model.tokenize(": str) -> int:\n        return")[:5]
     p = len(prompt)
-    ctx = _ctx(model)
-    ctx.decode(prompt, 0)
-    ctx.decode(batch, p)
-    assert ctx.seq_rm(0, p + 2, -1)
-    ctx.decode([300], p + 2)
+    llama = _llama(model)
+    llama.decode(prompt, 0)
+    llama.decode(batch, p)
+    assert llama.seq_rm(0, p + 2, -1)
+    llama.decode([300], p + 2)
     ref = _logits_after(model, [*prompt, *batch[:2], 300])
-    assert np.abs(ctx.logits() - ref).max() <= TOL
-    ctx.close()
+    assert np.abs(llama.logits() - ref).max() <= TOL
+    llama.close()
 
 
 def test_generation_is_deterministic(tmp_path: Path, synthetic_models: SyntheticModels) -> None:

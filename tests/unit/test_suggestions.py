@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from completion.suggestions import ANCHOR_CHARS, SuggestionCache
+from completion.suggestions import BEFORE_CHARS, SuggestionCache
 
 PREFIX = "def area(r):\n    return "
 
@@ -19,16 +19,16 @@ def test_typing_into_a_suggestion_serves_the_rest():
     assert cache.get("a.py", PREFIX + "3.14", ")") is None  # the rest of the line changed
 
 
-def test_long_documents_match_on_the_anchor():
+def test_long_documents_match_on_the_text_before_the_cursor():
     head = "x = 1\n" * 500
     cache = SuggestionCache()
     cache.put("a.py", head + PREFIX, "", "42", "prefetch")
     hit = cache.get("a.py", head + PREFIX + "4", "")
     assert hit is not None and hit.text == "2" and hit.source == "prefetch"
-    # Same last ANCHOR_CHARS characters but an earlier edit far above still matches: the
+    # Same last BEFORE_CHARS characters but an earlier edit far above still matches: the
     # suggestion depends on the text near the cursor.
     assert cache.get("a.py", "y = 2\n" + head + PREFIX + "4", "") is not None
-    assert len(PREFIX) < ANCHOR_CHARS
+    assert len(PREFIX) < BEFORE_CHARS
 
 
 def test_short_prefix_must_match_from_the_start():
