@@ -268,6 +268,8 @@ class _Run:
         self.timings: Timings | None = None
         self.slot: int | None = None
         self.healed_wrong = False
+        self.budget_end = float("inf")  # the prompt budget's end, then the predict budget's
+        self.budget_bound = False  # the current deadline is a budget's, not the timeout's
 
     @property
     def visible(self) -> str:
@@ -284,8 +286,10 @@ class _Run:
     def result(self) -> DecodeResult:
         e, o = self.e, self.o
         t0 = time.monotonic()
-        overall = t0 + e.pool.request_timeout_s
-        prompt_end = t0 + o.max_prompt_ms / 1000 if o.max_prompt_ms else overall
+        # The engine must answer within the request timeout, and then never fall silent for
+        # longer; the prompt and predict budgets, when set, end the phases earlier (and are
+        # no failure). The length of an answer that keeps coming is bounded by max_tokens.
+        self.budget_end = t0 + o.max_prompt_ms / 1000 if o.max_prompt_ms else float("inf")
         request = Request(
             prompt=e.payload(self.prompt),
             max_tokens=o.max_tokens,
@@ -298,50 +302,45 @@ class _Run:
         )
         reason = ""
         error: EngineError | None = None
-        predict_end = overall
         try:
             response = e.pool.open(
                 "POST",
                 e.dialect.path,
                 e.dialect.body(request),
                 cancelled=self.cancelled,
-                deadline=min(prompt_end, overall),
+                deadline=self._deadline(),
                 accept=e.dialect.accept,
             )
             with response:
                 if "html" in response.content_type:
                     raise e.pool.html_error()
-
-                def first_token() -> None:
-                    nonlocal predict_end
-                    self.t_first = time.monotonic()
-                    if o.max_predict_ms:
-                        predict_end = min(overall, self.t_first + o.max_predict_ms / 1000)
-                    else:
-                        predict_end = overall
-                    response.set_deadline(predict_end)
-
-                reason = self._read(response, first_token)
+                reason = self._read(response)
         except EngineError as exc:
             if exc.kind == "cancelled":
                 reason = "cancelled"
+            elif exc.kind == "deadline" and self.budget_bound:
+                reason = "prompt_budget" if self.t_first is None else "budget"
             elif exc.kind == "deadline":
-                if self.t_first is None:
-                    reason = "prompt_budget" if prompt_end < overall else ""
-                else:
-                    reason = "budget" if predict_end < overall else ""
-                if not reason:
-                    error = e.pool.timeout_error()
+                error = e.pool.timeout_error()
             else:
                 error = exc
         return self._finish(t0, reason, error)
 
-    def _read(self, response: Response, first_token: Callable[[], None]) -> str:
+    def _deadline(self) -> float:
+        """The next moment the engine must have said something by."""
+        silence = time.monotonic() + self.e.pool.request_timeout_s
+        self.budget_bound = self.budget_end <= silence
+        return min(silence, self.budget_end)
+
+    def _read(self, response: Response) -> str:
         e, o = self.e, self.o
         for event in events(response.lines(), e.dialect.sse, e.pool):
             chunk = Chunk(done=True) if event is DONE else e.dialect.parse(event)
             if self.t_first is None and (chunk.text or chunk.tokens or chunk.done):
-                first_token()
+                self.t_first = time.monotonic()
+                predict = o.max_predict_ms / 1000 if o.max_predict_ms else float("inf")
+                self.budget_end = self.t_first + predict
+            response.set_deadline(self._deadline())
             self.text += chunk.text
             if chunk.tokens is not None:
                 self.tokens += chunk.tokens

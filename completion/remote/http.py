@@ -159,7 +159,6 @@ class _Watched:
         self.deadline = deadline
         self.sock: socket.socket | None = None
         self.reason = ""  # "cancelled" or "deadline" once the watchdog closed the socket
-        self.stopped_at = 0.0
 
     def check(self, now: float) -> None:
         if self.reason:
@@ -177,7 +176,6 @@ class _Watched:
         if self.reason:
             return
         self.reason = reason
-        self.stopped_at = time.monotonic()
         sock = self.sock
         if sock is not None:
             # The plain socket's shutdown (not SSLSocket's, which unwraps): the reader
@@ -256,10 +254,6 @@ class Response:
         """Move this response's deadline (the engine's prompt and predict budgets)."""
         if self._watched is not None:
             self._watched.deadline = deadline
-
-    @property
-    def stopped_at(self) -> float:
-        return self._watched.stopped_at if self._watched else 0.0
 
     def lines(self) -> Iterator[bytes]:
         """The body line by line (without line ends), until its end; EngineError when the
@@ -673,11 +667,11 @@ class Pool:
             data = json.loads(body)
         except ValueError:
             return f": {self.excerpt(body)}"
-        message = _error_message(data)
+        message = error_message(data)
         return f": {self.excerpt(message.encode())}" if message else f": {self.excerpt(body)}"
 
 
-def _error_message(data: Any) -> str:
+def error_message(data: Any) -> str:
     """The message inside the error shapes engines send: {"error": {"message"}} (OpenAI,
     vLLM, llama-server), {"message"} (SGLang, older vLLM), {"error": "..."} (Ollama)."""
     if isinstance(data, dict):
@@ -693,10 +687,6 @@ def _error_message(data: Any) -> str:
     return ""
 
 
-def error_message(data: Any) -> str:
-    return _error_message(data)
-
-
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -707,12 +697,27 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _alive(conn: http.client.HTTPConnection) -> bool:
-    """An idle connection the server has not closed (it would be readable: end-of-file)."""
+    """An idle connection the server has not closed. Readable means closed (end-of-file) or,
+    with TLS 1.3, the session tickets the server sends after the handshake: those are read
+    here without blocking, and only application data or an end counts as dead."""
     sock = conn.sock
     if sock is None:
         return False
     try:
         readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return True
+        timeout = sock.gettimeout()
+        sock.setblocking(False)
+        try:
+            if isinstance(sock, ssl.SSLSocket):
+                sock.recv(1)
+            else:
+                sock.recv(1, socket.MSG_PEEK)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return True
+        finally:
+            sock.settimeout(timeout)
+        return False  # an end, or bytes nobody asked for
     except (OSError, ValueError):
         return False
-    return not readable

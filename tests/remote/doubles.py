@@ -131,7 +131,8 @@ class EngineDouble:
     """`with EngineDouble("vllm", pieces=[...]) as d: d.url ...`
 
     kind: "vllm" | "sglang" | "ollama" | "llama-server".
-    behaviour: "normal" | "silent" | "forever" | "html" | "cut" (closes after two events).
+    behaviour: "normal" | "silent" | "forever" | "html" | "cut" (closes after two events) |
+    "stall" (falls silent after two events, the connection left open).
     statuses: HTTP statuses answered first, one per completion request (e.g. [429, 200]).
     """
 
@@ -383,6 +384,11 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 break
             i += 1
+            if behaviour == "stall" and i > 2:
+                while not self._client_gone():
+                    time.sleep(0.01)
+                d.disconnected.set()
+                return
             if behaviour == "cut" and i > 2:
                 # Gone mid-stream: no terminating chunk, the socket just closes.
                 self.close_connection = True

@@ -152,7 +152,12 @@ def _text(item: types.InlineCompletionItem) -> str:
     return insert if isinstance(insert, str) else insert.value
 
 
-def _plain(params: Any) -> dict[str, Any]:
-    if isinstance(params, dict):
-        return params
-    return {k: getattr(params, k) for k in dir(params) if not k.startswith("_")}
+def _plain(value: Any) -> Any:
+    """pygls hands custom notifications over as namedtuples: back to dicts and lists."""
+    if hasattr(value, "_asdict"):
+        value = value._asdict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -100,6 +100,23 @@ def test_a_stream_that_never_ends_is_cut_at_max_tokens_or_the_time_budget(
         assert double.disconnected.wait(2.0)
 
 
+def test_a_stream_that_stalls_times_out_but_a_slow_one_does_not(
+    vocab: Any, make_engine: Any
+) -> None:
+    with EngineDouble("llama-server", behaviour="stall", pieces=["a", "b", "c"]) as double:
+        engine = make_engine(double, request_timeout_ms=600).engine
+        result, seconds = timed(engine, vocab, max_tokens=8)
+        assert (result.stop_reason, result.text) == ("error", "")
+        assert "did not answer within 600 ms" in engine.health.message
+        assert 0.5 < seconds < 2.5
+        assert double.disconnected.wait(2.0)
+    # 12 events 100 ms apart: 1.2 s in all, never 600 ms of silence: not a timeout.
+    with EngineDouble("llama-server", pieces=["x"] * 12, delay_s=0.1) as double:
+        engine = make_engine(double, request_timeout_ms=600).engine
+        result, _ = timed(engine, vocab, max_tokens=40)
+        assert (result.stop_reason, result.text) == ("eog", "x" * 12)
+
+
 def test_an_html_page_is_reported_as_such(vocab: Any, make_engine: Any) -> None:
     with EngineDouble("vllm", behaviour="html") as double:
         engine = make_engine(double).engine
@@ -200,8 +217,16 @@ def test_tls_with_an_unknown_ca_is_refused_and_trusted_with_ca_file(
         assert result.stop_reason == "error"
         assert "is not trusted" in connected.engine.health.message
         engine = make_engine(double, ca_file=str(certificate[0])).engine
-        result, _ = timed(engine, vocab, max_tokens=8)
-        assert (result.text, result.stop_reason) == ("ok", "eog")
+        connections = double.connections
+        ok = engine.generate("d", prompt(vocab), DecodeOptions(max_tokens=8), stop=lambda t: 1)
+        assert (ok.text, ok.stop_reason) == ("o", "stop")  # closed early: a spare is opened
+        time.sleep(0.3)
+        for _ in range(3):
+            result, _ = timed(engine, vocab, max_tokens=8)
+            assert (result.text, result.stop_reason) == ("ok", "eog")
+        # The spare served them all: TLS 1.3 session tickets waiting on an idle connection
+        # do not make it look closed.
+        assert double.connections == connections + 1
 
 
 def test_health_is_told_once_per_change(vocab: Any, make_engine: Any) -> None:
