@@ -75,6 +75,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from completion.backend import BackendError, load_backend
     from completion.completer import CompletionRequest
     from completion.settings import CompletionSettings, Settings
+    from lsp.positions import split_lines
 
     logs.setup(args.log_level, None, stderr_everything=True)
     path = Path(args.path)
@@ -83,7 +84,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot read {path}: {exc}", file=sys.stderr)
         return 2
-    lines = text.splitlines(keepends=True)
+    # LINE counts lines as an editor does (LSP line ends only: a form feed or U+2028 inside a
+    # line does not start a new one), the same lines the server sees.
+    lines = split_lines(text)
     if args.line < 1 or args.line > len(lines) + 1:
         print(f"error: line {args.line} is outside 1..{len(lines) + 1}", file=sys.stderr)
         return 2

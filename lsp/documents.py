@@ -25,7 +25,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
 from context import TextEdit
-from lsp.positions import UTF16, LineIndex, split_lines
+from lsp.positions import LineIndex, encoding_name, split_lines
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ class Document(TextDocument):
 
     @property
     def encoding(self) -> str:
-        return str(self.position_codec.encoding or UTF16)
+        """The negotiated position encoding: "utf-16", "utf-8" or "utf-32"."""
+        return encoding_name(self.position_codec.encoding)
 
     def index(self) -> LineIndex:
         """Line starts of the current text (built once per text)."""

@@ -8,8 +8,9 @@ surrogate one), UTF-8 bytes or UTF-32 code points.
 
 Positions a client may send out of range are read as LSP says: a column past a line's end is
 the line's end, a line past the last line is the end of the text; a column inside a character
-(half a surrogate pair, part of a UTF-8 sequence) is the boundary after it. An offset inside a
-`\\r\\n` has no position of its own and is given as the end of its line.
+(between the two halves of a surrogate pair, inside a UTF-8 sequence) is that character's start,
+as VS Code and gopls read it, so no offset splits a character. An offset inside a `\\r\\n` has
+no position of its own and is given as the end of its line.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def encoding_name(kind: object) -> str:
+    """The encoding of a negotiated `PositionEncodingKind`, given as the enum member or its
+    string (`str()` of the member is "PositionEncodingKind.Utf16", not "utf-16"); UTF-16, the
+    LSP default, when there is none or it is unknown."""
+    value = getattr(kind, "value", kind)
+    return value if isinstance(value, str) and value in (UTF8, UTF16, UTF32) else UTF16
+
+
 def units(text: str, encoding: str = UTF16) -> int:
     """Length of `text` in code units of `encoding`."""
     if encoding == UTF32 or text.isascii():
@@ -51,16 +60,17 @@ def _unit(char: str, encoding: str) -> int:
 
 
 def index_of_column(line: str, character: int, encoding: str = UTF16) -> int:
-    """Code points of `line` (no line end) before a column, clamped to the line."""
+    """Code points of `line` (no line end) before a column, clamped to the line; a column
+    inside a character counts the points before that character."""
     if character <= 0:
         return 0
     if encoding == UTF32 or line.isascii():
         return min(character, len(line))
     count = 0
     for i, char in enumerate(line):
-        if count >= character:
-            return i
         count += _unit(char, encoding)
+        if count >= character:
+            return i + 1 if count == character else i
     return len(line)
 
 
@@ -122,7 +132,7 @@ class LineIndex:
         return end - 2 if self.text.startswith("\r\n", end - 2) else end - 1
 
     def offset(self, line: int, character: int) -> int:
-        """Code-point offset of a position (clamped as LSP says)."""
+        """Code-point offset of a position (clamped as LSP says; see the module docstring)."""
         if line < 0:
             return 0
         if line >= len(self.starts):
@@ -130,6 +140,13 @@ class LineIndex:
         start = self.starts[line]
         content = self.text[start : self.content_end(line)]
         return start + index_of_column(content, character, self.encoding)
+
+    def exact_offset(self, line: int, character: int) -> int | None:
+        """Code-point offset of a position of this text, or None when the position is not one
+        (past its line's end or the last line, inside a character): the client's cursor is
+        somewhere this text does not have."""
+        offset = self.offset(line, character)
+        return offset if line >= 0 and self.position(offset) == (line, character) else None
 
     def line_of(self, offset: int) -> int:
         return bisect_right(self.starts, max(0, min(offset, len(self.text)))) - 1

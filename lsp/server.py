@@ -12,9 +12,10 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from completion.backend import BackendError, Loaded, load_backend, origin_of
@@ -28,6 +29,11 @@ from lsp.actions import register_actions
 from lsp.documents import Document, file_path, open_document, uri_key, use_documents
 from lsp.logs import ClientLog
 from lsp.options import parse_settings
+from lsp.positions import LineIndex
+from lsp.protocol import Protocol
+
+if TYPE_CHECKING:
+    from pygls.server import ServerErrors
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ class State:
 
 class AirgapServer(LanguageServer):
     def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__("airgap-lsp", __version__)
+        super().__init__("airgap-lsp", __version__, protocol_cls=Protocol)
         self.state = State(settings or Settings())
         self.worker = ModelWorker()
         self.session = CompletionSession(self.worker)
@@ -82,6 +88,7 @@ class AirgapServer(LanguageServer):
                 "drafted": last.drafted,
                 "accepted": last.accepted,
                 "source": last.source,
+                "shed": last.shed,
             }
         self.protocol.notify(STATUS, params)
 
@@ -90,6 +97,16 @@ class AirgapServer(LanguageServer):
         # warning, and only warnings and errors reach stderr.
         log.log(_LOG_LEVEL.get(kind, logging.INFO), "%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=f"airgap: {message}"))
+
+    def report_server_error(self, error: Exception, source: ServerErrors) -> None:
+        """pygls' report of a failure outside a request's own response. A message the loop
+        could not read or handle is the client's doing: logged, never shown (the protocol
+        answers a request with an error itself). A notification handler that failed is ours:
+        shown, as pygls does."""
+        if source is JsonRpcException:
+            log.warning("unusable message from the client: %s", error)
+            return
+        super().report_server_error(error, source)
 
     def supports_progress(self) -> bool:
         window = self.client_capabilities.window
@@ -199,14 +216,20 @@ class AirgapServer(LanguageServer):
 
     async def suggest(
         self, doc: Document, position: types.Position
-    ) -> tuple[Suggestion, int] | None:
-        """Run one completion for a cursor; returns the suggestion and the cursor offset."""
+    ) -> tuple[Suggestion, int, LineIndex] | None:
+        """Run one completion for a cursor; returns the suggestion, the cursor offset and the
+        text it was made for (the document's text when the request came: later edits do not
+        move what this answer refers to)."""
         settings = self.state.settings.completion
         if not settings.enabled or (doc.language_id or "") in settings.disabled_languages:
             return None
-        if position.line >= doc.index().line_count:
-            return None  # past the end of the document: nothing to complete
-        offset = doc.offset_at_position(position)
+        index = doc.index()
+        offset = index.exact_offset(position.line, position.character)
+        if offset is None:
+            # Past a line's end or the last line, or inside a character: the client's cursor
+            # is not in the text the server has, so any place for a suggestion is a guess.
+            log.debug("no suggestion at %s, not a position of %s", position, doc.uri)
+            return None
         backend = await self.ready_backend()
         if backend is None:
             return None
@@ -214,7 +237,7 @@ class AirgapServer(LanguageServer):
             await asyncio.sleep(settings.debounce_ms / 1000)
         request = CompletionRequest(
             key=doc.key,
-            text=doc.source,
+            text=index.text,
             offset=offset,
             path=_display_path(doc.uri),
             language=doc.language_id or "",
@@ -231,7 +254,7 @@ class AirgapServer(LanguageServer):
         self.state.last_latency_ms = round((time.monotonic() - t0) * 1000, 1)
         self.state.completions_served += 1
         self.status("ready", f"{suggestion.generated_tokens} tokens", last=suggestion)
-        return suggestion, offset
+        return suggestion, offset, index
 
 
 class _LoadProgress:
@@ -300,6 +323,11 @@ def _display_path(uri: str) -> str:
     return path.rsplit("/", 1)[-1] if "/" in path else path
 
 
+def _position(index: LineIndex, offset: int) -> types.Position:
+    line, character = index.position(offset)
+    return types.Position(line=line, character=character)
+
+
 def _word_start(line_prefix: str) -> int:
     i = len(line_prefix)
     while i > 0 and (line_prefix[i - 1].isalnum() or line_prefix[i - 1] == "_"):
@@ -353,8 +381,8 @@ def register(server: AirgapServer) -> None:
         result = await ls.suggest(doc, params.position)
         if result is None:
             return types.InlineCompletionList(items=[])
-        suggestion, _offset = result
-        cursor = types.Range(start=params.position, end=params.position)
+        suggestion, offset, index = result
+        cursor = types.Range(start=_position(index, offset), end=_position(index, offset))
         return types.InlineCompletionList(
             items=[types.InlineCompletionItem(insert_text=suggestion.text, range=cursor)]
         )
@@ -372,11 +400,10 @@ def register(server: AirgapServer) -> None:
         result = await ls.suggest(doc, params.position)
         if result is None:
             return types.CompletionList(is_incomplete=True, items=[])
-        suggestion, offset = result
-        line_start = doc.index().line_start(offset)
-        word_start = line_start + _word_start(doc.source[line_start:offset])
-        word = doc.source[word_start:offset]
-        start = doc.position_at(word_start) if word else params.position
+        suggestion, offset, index = result
+        line_start = index.line_start(offset)
+        word_start = line_start + _word_start(index.text[line_start:offset])
+        word = index.text[word_start:offset]
         first_line = suggestion.text.split("\n", 1)[0].strip() or suggestion.text.strip()
         return types.CompletionList(
             is_incomplete=True,
@@ -389,7 +416,9 @@ def register(server: AirgapServer) -> None:
                     sort_text="0",
                     preselect=True,
                     text_edit=types.TextEdit(
-                        range=types.Range(start=start, end=params.position),
+                        range=types.Range(
+                            start=_position(index, word_start), end=_position(index, offset)
+                        ),
                         new_text=word + suggestion.text,
                     ),
                     insert_text_format=types.InsertTextFormat.PlainText,

@@ -12,8 +12,9 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import PositionCodec
 
+from context import TextEdit
 from lsp.documents import Document, uri_key
-from lsp.positions import LineIndex, split_lines
+from lsp.positions import LineIndex, encoding_name, split_lines
 
 ENCODINGS = ["utf-16", "utf-8", "utf-32"]
 PIECES = [
@@ -59,9 +60,9 @@ def _ref_offset(text: str, line: int, character: int, encoding: str) -> int:
     start, end = lines[line]
     count = 0
     for i in range(start, end):
-        if count >= character:
-            return i
         count += _width(text[i], encoding)
+        if count > character:  # at or inside this character: its start
+            return i
     return end
 
 
@@ -155,3 +156,57 @@ def test_every_spelling_of_a_uri_has_one_key():
     ]
     assert len({uri_key(s) for s in spellings}) == 1
     assert uri_key("file:///w/a%2520b.py") != uri_key("file:///w/a%20b.py")
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        (types.PositionEncodingKind.Utf16, "utf-16"),
+        (types.PositionEncodingKind.Utf8, "utf-8"),
+        (types.PositionEncodingKind.Utf32, "utf-32"),
+        ("utf-8", "utf-8"),
+        (None, "utf-16"),
+        ("utf-7", "utf-16"),
+    ],
+)
+def test_an_encoding_kind_is_read_by_its_value(kind: object, name: str):
+    assert encoding_name(kind) == name
+
+
+@pytest.mark.parametrize(
+    ("codec", "end_column"),
+    [
+        (PositionCodec(), 5),  # pygls' default: the enum member, as for a client without
+        (PositionCodec(types.PositionEncodingKind.Utf16), 5),  # positionEncodings
+        (PositionCodec("utf-16"), 5),
+        (PositionCodec(types.PositionEncodingKind.Utf8), 7),
+        (PositionCodec("utf-32"), 4),
+    ],
+)
+def test_an_emoji_takes_the_columns_of_the_negotiated_encoding(
+    codec: PositionCodec, end_column: int
+):
+    doc = Document("file:///w/e.py", "ab😀cd", 1, "python", position_codec=codec)
+    doc.apply_change(
+        types.TextDocumentContentChangePartial(
+            range=types.Range(types.Position(0, 1), types.Position(0, end_column)), text=""
+        )
+    )
+    assert doc.source == "ad"
+    assert doc.take_edits() == [TextEdit(1, 4, "")]
+
+
+def test_a_column_inside_a_character_is_that_characters_start():
+    text = "s = '😀é'\n"
+    utf16, utf8 = LineIndex(text, "utf-16"), LineIndex(text, "utf-8")
+    emoji = text.index("😀")
+    assert utf16.offset(0, 6) == emoji  # between the surrogates
+    assert [utf8.offset(0, c) for c in (5, 6, 7, 8, 9)] == [emoji] * 4 + [emoji + 1]
+    assert utf8.offset(0, 10) == emoji + 1  # inside the two bytes of é
+    # Only a position of the text is exact: not inside a character, past a line's end or the
+    # last line.
+    assert utf16.exact_offset(0, 5) == emoji and utf16.exact_offset(0, 7) == emoji + 1
+    assert utf16.exact_offset(0, 6) is None
+    assert utf16.exact_offset(0, 10) is None and utf16.exact_offset(0, 9) == text.index("\n")
+    assert utf16.exact_offset(1, 0) == len(text) and utf16.exact_offset(2, 0) is None
+    assert utf16.exact_offset(-1, 0) is None
