@@ -1,10 +1,11 @@
 """Turning the model settings into the files to load.
 
 Owns what `models.target` / `models.draft` mean: a registry name, a GGUF path, a discovered
-model's name (`ollama:qwen3.5:9b`, `hf:...`), or `auto` (chosen by `selection.choose`); a draft
-of `auto` is the smallest model with the target's vocabulary. Also refuses, before anything is
-loaded, a model that will not fit in memory, with the numbers, and says where each model came
-from and why it was chosen.
+model's name (`ollama:qwen3.5:9b`, `hf:...`), or `auto`, the default (chosen by
+`selection.choose`); a draft of `auto` is the smallest model with the target's vocabulary. With
+no model found on the machine, `auto` is the embedded pair, resolved exactly as when it is
+named. Also refuses, before anything is loaded, a model that will not fit in memory, with the
+numbers, and says where each model came from and why it was chosen.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from completion import discovery
 from completion.discovery import Entry, Found
-from completion.models import DEFAULT_DRAFT, ModelError, find_spec, resolve
-from completion.selection import AUTO, GIB, Memory, choose, choose_draft, need, read_memory
+from completion.models import AUTO, DEFAULT_DRAFT, DEFAULT_TARGET, ModelError, find_spec, resolve
+from completion.selection import GIB, Memory, choose, choose_draft, need, read_memory
 from completion.settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ def _found_at(name: str, path: Path) -> Found:
 
 
 def _resolve_found(name: str, m: ModelSettings, known: dict[str, Found]) -> Found:
-    if name in known and known[name].path is not None:
+    # A registry model is resolved as when it is named (the same message when it is missing
+    # or broken), whether `auto` chose it or the settings named it.
+    if name in known and known[name].path is not None and known[name].source != "registry":
         f = known[name]
         if not f.usable:
             raise ModelError(f"model {name!r} cannot be used: {f.problem}")
@@ -73,30 +76,34 @@ def plan_models(m: ModelSettings, memory: Memory | None = None) -> Plan:
     """The files to load for these settings (ModelError when the target cannot be used)."""
     warnings: list[str] = []
     known: dict[str, Found] = {}
-    draft_name = m.draft
-    if m.target.strip().lower() == AUTO:
+    draft_name = m.draft.strip()
+    if _is_auto(m.target):
         memory = memory or read_memory(m.gpu_layers)
         found = discovery.discover(discovery.default_places(m.search_paths)).found
         known = {f.name: f for f in found}
         choice = choose(found, memory, m.context_size, max(1, m.cached_documents))
         target_name, reason = choice.target, f"auto: {choice.reason}"
         warnings.extend(choice.warnings)
-        if draft_name in (AUTO, DEFAULT_DRAFT):
+        if _is_auto(draft_name) or draft_name == DEFAULT_DRAFT:
             draft_name = choice.draft
     else:
         target_name, reason = m.target, "configured"
     target = _resolve_found(target_name, m, known)
     draft: Found | None = None
-    if draft_name.strip().lower() == AUTO:
+    if _is_auto(draft_name):
         if not known:
             known = {
                 f.name: f
                 for f in discovery.discover(discovery.default_places(m.search_paths)).found
             }
         draft = choose_draft(target, list(known.values()))
-        if draft is None:
+        if draft is None and find_spec(target.name) is find_spec(DEFAULT_TARGET):
+            # The embedded target's draft is the embedded one: when it is missing, the user
+            # is told so (and how to fetch it), as when it is named.
+            draft_name = DEFAULT_DRAFT
+        elif draft is None:
             warnings.append(f"no model shares {target.name}'s vocabulary; no draft model")
-    elif draft_name:
+    if draft is None and draft_name and not _is_auto(draft_name):
         try:
             draft = _resolve_found(draft_name, m, known)
         except ModelError as exc:
@@ -109,6 +116,10 @@ def plan_models(m: ModelSettings, memory: Memory | None = None) -> Plan:
     origin = Origin(source_of(target.name), reason, target.name, draft.name if draft else "")
     assert target.path is not None
     return Plan(target.path, draft.path if draft else None, origin, warnings)
+
+
+def _is_auto(name: str) -> bool:
+    return name.strip().lower() == AUTO
 
 
 def _check_memory(

@@ -107,6 +107,9 @@ REGISTRY: tuple[ModelSpec, ...] = (
 
 DEFAULT_TARGET = next(m.name for m in REGISTRY if m.default_for == "target")
 DEFAULT_DRAFT = next(m.name for m in REGISTRY if m.default_for == "draft")
+# The models.target / models.draft setting that lets airgap-lsp choose (completion.selection);
+# the default. With nothing better on the machine it chooses the embedded pair above.
+AUTO = "auto"
 
 
 class ModelError(Exception):

@@ -20,7 +20,6 @@ from completion.discovery import Found, same_vocabulary
 from completion.models import DEFAULT_DRAFT, DEFAULT_TARGET
 
 GIB = 1 << 30
-AUTO = "auto"
 PREFERRED_ARCH = "qwen35"
 
 # The README's table: memory a Qwen3.5 size needs as a target (with the 0.8B as its draft).
@@ -220,7 +219,8 @@ def choose(found: Sequence[Found], memory: Memory, n_ctx: int, n_seq: int) -> Ch
 
 
 def choose_draft(target: Found, found: Sequence[Found]) -> Found | None:
-    """The smallest usable model with the target's vocabulary and fewer parameters."""
+    """The smallest usable model with the target's vocabulary and fewer parameters; among
+    models of the same size, the registry's own (the embedded draft, sha256-verified) first."""
     smaller = [
         f
         for f in found
@@ -230,4 +230,8 @@ def choose_draft(target: Found, found: Sequence[Found]) -> Found | None:
         and same_vocabulary(target, f)
         and (f.params or 0) < (target.params or 0)
     ]
-    return min(smaller, key=lambda f: (f.params or 0, f.size or 0, f.name), default=None)
+    return min(
+        smaller,
+        key=lambda f: (f.params or 0, f.source != "registry", f.size or 0, f.name),
+        default=None,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from completion.models import DEFAULT_DRAFT, DEFAULT_TARGET
+from completion.models import AUTO
 
 DRAFTING_MODES = ("auto", "model", "ngram", "none")
 BACKENDS = ("local", "llama-server", "openai", "ollama")
@@ -17,8 +17,10 @@ BACKENDS = ("local", "llama-server", "openai", "ollama")
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    target: str = DEFAULT_TARGET  # also "auto" or a discovered name (ollama:qwen3.5:9b)
-    draft: str = DEFAULT_DRAFT  # "" disables the draft model; "auto": one of the same vocabulary
+    # A registry name, a GGUF path, a discovered name (ollama:qwen3.5:9b) or "auto": the best
+    # model on this machine that fits its memory, else the embedded pair (completion.model_plan).
+    target: str = AUTO
+    draft: str = AUTO  # "" disables the draft model; "auto": one of the target's vocabulary
     context_size: int = 4096  # tokens per cached document
     gpu_layers: int = 0
     threads: int = 0  # 0 = all cores

@@ -85,3 +85,51 @@ def test_the_extension_declares_the_servers_defaults():
             assert properties[key]["default"] == expected, key
             compared += 1
     assert compared >= 12
+
+
+def _declared() -> dict:
+    import json
+
+    return json.loads((VSCODE / "package.json").read_text())["contributes"]["configuration"][
+        "properties"
+    ]
+
+
+def test_the_extension_declares_every_model_setting_discovery_reads():
+    """`models.searchPaths` can be set in VS Code (with target and draft, whose default is
+    `auto`), and every setting that names a model file, a program or the log file is a machine
+    setting: a workspace's .vscode/settings.json cannot point the server's GGUF parser at a
+    crafted file or start another program."""
+    properties = _declared()
+    search = properties.get("airgap.models.searchPaths")
+    assert search is not None, "airgap.models.searchPaths is not declared"
+    assert search["type"] == "array" and search["items"] == {"type": "string"}
+    assert search["default"] == []
+    for key in ("target", "draft"):
+        assert properties[f"airgap.models.{key}"]["default"] == "auto"
+    machine = [
+        "airgap.models.target",
+        "airgap.models.draft",
+        "airgap.models.searchPaths",
+        "airgap.server.command",
+        "airgap.server.pythonPath",
+        "airgap.server.extraArgs",
+        "airgap.log.file",
+    ]
+    assert {k: properties[k].get("scope") for k in machine} == dict.fromkeys(machine, "machine")
+
+
+def test_the_extension_declares_the_servers_ranges():
+    """An integer the settings UI accepts is one the server accepts (gpuLayers -1 was offered
+    as 'all' and refused by the server)."""
+    from lsp.options import BOUNDS
+
+    properties = _declared()
+    compared = 0
+    for (section, field), (low, high) in BOUNDS.items():
+        declared = properties.get(f"airgap.{section}.{_camel(field)}")
+        if declared is None:
+            continue
+        assert (declared.get("minimum"), declared.get("maximum")) == (low, high), field
+        compared += 1
+    assert compared >= 7

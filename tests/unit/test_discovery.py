@@ -707,6 +707,106 @@ def test_a_draft_of_auto_is_the_smallest_model_of_the_same_vocabulary(machine, q
     assert plan.origin.choice == f"configured: {qwen35['9B']} + draft {draft}"
 
 
+# -- auto is the default --------------------------------------------------------------------------
+
+
+def embedded(monkeypatch: pytest.MonkeyPatch, root: Path, files: list[Path]) -> None:
+    """airgap-lsp's own model cache at `root`, holding (links to) `files`."""
+    root.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        link(f, root / f.name)
+    monkeypatch.setenv("AIRGAP_LSP_MODELS", str(root))
+
+
+NAMED = ModelSettings(target=models.DEFAULT_TARGET, draft=models.DEFAULT_DRAFT)
+AUTO = ModelSettings(target="auto", draft="auto")
+
+
+def test_with_nothing_configured_the_models_are_auto():
+    assert ModelSettings() == AUTO and models.AUTO == "auto"
+
+
+def test_auto_on_a_machine_without_other_models_plans_the_embedded_pair(
+    machine, tmp_path, monkeypatch, target_path, draft_path
+):
+    """With no model discovered, the default plans what naming the embedded pair plans."""
+    from completion import model_plan
+
+    embedded(monkeypatch, tmp_path / "own", [target_path, draft_path])
+    auto = model_plan.plan_models(AUTO, mem(64))
+    named = model_plan.plan_models(NAMED, mem(64))
+    assert (auto.target.name, auto.draft and auto.draft.name) == (
+        target_path.name,
+        draft_path.name,
+    )
+    assert (auto.target, auto.draft, auto.warnings) == (named.target, named.draft, named.warnings)
+    assert auto.origin.source == named.origin.source == "registry"
+    assert auto.origin.choice == (
+        "auto: no Qwen3.5 model found on this machine; the embedded default pair"
+    )
+    # An explicit embedded target with the default (auto) draft: the embedded draft.
+    explicit = model_plan.plan_models(
+        ModelSettings(target=models.DEFAULT_TARGET, draft="auto"), mem(64)
+    )
+    assert (explicit.draft, explicit.warnings) == (named.draft, [])
+
+
+def test_auto_without_the_embedded_models_says_what_naming_them_says(
+    machine, tmp_path, monkeypatch, target_path
+):
+    from completion import model_plan
+    from completion.models import ModelError
+
+    embedded(monkeypatch, tmp_path / "none", [])
+    messages = []
+    for m in (AUTO, NAMED):
+        with pytest.raises(ModelError) as exc:
+            model_plan.plan_models(m, mem(64))
+        messages.append(str(exc.value))
+    assert messages[0] == messages[1] and "airgap-lsp models fetch" in messages[0]
+    # Only the draft missing: the same warning (how to fetch it), auto or named.
+    embedded(monkeypatch, tmp_path / "target-only", [target_path])
+    named = model_plan.plan_models(NAMED, mem(64)).warnings
+    assert len(named) == 1 and "models fetch" in named[0], named
+    for m in (AUTO, ModelSettings(target=models.DEFAULT_TARGET, draft="auto")):
+        assert model_plan.plan_models(m, mem(64)).warnings == named, m
+
+
+def test_auto_with_a_broken_embedded_file_plans_what_naming_it_plans(
+    machine, tmp_path, monkeypatch, target_path, draft_path
+):
+    """A truncated embedded target is loaded (and fails) as when it is named, not refused by
+    discovery with another message."""
+    from completion import model_plan
+
+    own = tmp_path / "own"
+    embedded(monkeypatch, own, [draft_path])
+    (own / target_path.name).write_bytes(target_path.read_bytes()[:4096])
+    named = model_plan.plan_models(NAMED, mem(64))
+    auto = model_plan.plan_models(AUTO, mem(64))
+    assert (auto.target, auto.draft, auto.warnings) == (named.target, named.draft, named.warnings)
+
+
+def test_a_draft_of_auto_prefers_the_embedded_file_among_equals(
+    machine, tmp_path, monkeypatch, target_path, draft_path
+):
+    """The same 0.5B in Ollama's store (a hard link: same size, a name sorting first) does not
+    replace the embedded, verified draft."""
+    from completion import model_plan
+
+    embedded(monkeypatch, tmp_path / "own", [target_path, draft_path])
+    store = tmp_path / "ollama"  # OLLAMA_MODELS of the machine fixture
+    link(draft_path, store / "blobs" / f"sha256-{BLOB}")
+    library(store, "qwen2.5-coder", [layer("model", f"sha256:{BLOB}", draft_path.stat().st_size)])
+    listed = {f.name for f in discovery.discover().found}
+    assert "ollama:qwen2.5-coder:latest" in listed, listed
+    plan = model_plan.plan_models(
+        ModelSettings(target=models.DEFAULT_TARGET, draft="auto"), mem(64)
+    )
+    assert plan.draft == tmp_path / "own" / draft_path.name
+    assert plan.origin.draft == models.DEFAULT_DRAFT
+
+
 def test_read_memory_from_meminfo(tmp_path):
     from completion.selection import read_memory
 

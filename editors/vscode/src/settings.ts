@@ -13,6 +13,7 @@ export interface InitOptions {
   models: {
     target: string;
     draft: string;
+    searchPaths: string[];
     contextSize: number;
     gpuLayers: number;
     threads: number;
@@ -29,11 +30,16 @@ export interface InitOptions {
   log: { level: string; file: string };
 }
 
-/** The server's documented defaults; used when a setting is absent. */
+/**
+ * The server's documented defaults (and package.json's; test/settings.test.ts checks both
+ * agree); used when a setting is absent. `auto`: the server picks the models on this machine,
+ * else its embedded pair.
+ */
 export const DEFAULTS: InitOptions = {
   models: {
-    target: 'qwen2.5-coder-1.5b',
-    draft: 'qwen2.5-coder-0.5b',
+    target: 'auto',
+    draft: 'auto',
+    searchPaths: [],
     contextSize: 4096,
     gpuLayers: 0,
     threads: 0,
@@ -57,12 +63,13 @@ function str(cfg: ConfigReader, key: string, dflt: string): string {
   return typeof v === 'string' ? v : dflt;
 }
 
-function int(cfg: ConfigReader, key: string, dflt: number, min: number): number {
+/** The server's ranges (lsp/options.py BOUNDS; package.json declares the same). */
+function int(cfg: ConfigReader, key: string, dflt: number, min: number, max: number): number {
   const v = cfg.get<unknown>(key);
   if (typeof v !== 'number' || !Number.isFinite(v)) {
     return dflt;
   }
-  return Math.max(min, Math.trunc(v));
+  return Math.min(max, Math.max(min, Math.trunc(v)));
 }
 
 function bool(cfg: ConfigReader, key: string, dflt: boolean): boolean {
@@ -84,17 +91,18 @@ export function buildInitOptions(cfg: ConfigReader): InitOptions {
       target: str(cfg, 'models.target', d.models.target).trim() || d.models.target,
       // An empty draft is meaningful (no draft model), so it is kept as is.
       draft: str(cfg, 'models.draft', d.models.draft).trim(),
-      contextSize: int(cfg, 'models.contextSize', d.models.contextSize, 512),
-      gpuLayers: int(cfg, 'models.gpuLayers', d.models.gpuLayers, -1),
-      threads: int(cfg, 'models.threads', d.models.threads, 0),
+      searchPaths: strings(cfg, 'models.searchPaths', d.models.searchPaths),
+      contextSize: int(cfg, 'models.contextSize', d.models.contextSize, 256, 131072),
+      gpuLayers: int(cfg, 'models.gpuLayers', d.models.gpuLayers, 0, 1000),
+      threads: int(cfg, 'models.threads', d.models.threads, 0, 256),
     },
     completion: {
       enabled: bool(cfg, 'completion.enabled', d.completion.enabled),
       disabledLanguages: strings(cfg, 'completion.disabledLanguages', d.completion.disabledLanguages),
-      maxTokens: int(cfg, 'completion.maxTokens', d.completion.maxTokens, 1),
-      maxPromptMs: int(cfg, 'completion.maxPromptMs', d.completion.maxPromptMs, 0),
-      maxPredictMs: int(cfg, 'completion.maxPredictMs', d.completion.maxPredictMs, 0),
-      debounceMs: int(cfg, 'completion.debounceMs', d.completion.debounceMs, 0),
+      maxTokens: int(cfg, 'completion.maxTokens', d.completion.maxTokens, 1, 4096),
+      maxPromptMs: int(cfg, 'completion.maxPromptMs', d.completion.maxPromptMs, 0, 600000),
+      maxPredictMs: int(cfg, 'completion.maxPredictMs', d.completion.maxPredictMs, 0, 600000),
+      debounceMs: int(cfg, 'completion.debounceMs', d.completion.debounceMs, 0, 5000),
       drafting: (DRAFTING.includes(drafting) ? drafting : d.completion.drafting) as Drafting,
     },
     log: {

@@ -1,7 +1,28 @@
 // Tests: settings -> initializationOptions mapping and per-language enablement.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigReader, DEFAULTS, buildInitOptions, isLanguageEnabled } from '../src/settings';
+
+interface Declared {
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  scope?: string;
+}
+
+// Compiled to out/test/: package.json is two levels up.
+const PROPERTIES: Record<string, Declared> = JSON.parse(
+  readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'),
+).contributes.configuration.properties;
+
+/** package.json's declared server settings, `models.target` -> its declaration. */
+function serverSettings(): [string, Declared][] {
+  return Object.entries(PROPERTIES)
+    .filter(([key]) => /^airgap\.(models|completion|log)\./.test(key))
+    .map(([key, decl]) => [key.slice('airgap.'.length), decl]);
+}
 
 function reader(values: Record<string, unknown>): ConfigReader {
   return { get: <T>(key: string) => values[key] as T | undefined };
@@ -16,8 +37,9 @@ test('settings map to the camelCase contract', () => {
     reader({
       'models.target': '/models/my.gguf',
       'models.draft': '',
+      'models.searchPaths': ['/srv/models', '~/gguf'],
       'models.contextSize': 4096,
-      'models.gpuLayers': -1,
+      'models.gpuLayers': 99,
       'models.threads': 4,
       'completion.enabled': false,
       'completion.disabledLanguages': ['markdown'],
@@ -31,7 +53,14 @@ test('settings map to the camelCase contract', () => {
     }),
   );
   assert.deepEqual(opts, {
-    models: { target: '/models/my.gguf', draft: '', contextSize: 4096, gpuLayers: -1, threads: 4 },
+    models: {
+      target: '/models/my.gguf',
+      draft: '',
+      searchPaths: ['/srv/models', '~/gguf'],
+      contextSize: 4096,
+      gpuLayers: 99,
+      threads: 4,
+    },
     completion: {
       enabled: false,
       disabledLanguages: ['markdown'],
@@ -55,7 +84,9 @@ test('bad values are clamped or replaced by defaults', () => {
   const opts = buildInitOptions(
     reader({
       'models.contextSize': 10,
+      'models.gpuLayers': -1,
       'models.threads': -3,
+      'models.searchPaths': ['/a', 7],
       'completion.maxTokens': 12.7,
       'completion.drafting': 'turbo',
       'completion.disabledLanguages': ['go', 3, null],
@@ -63,13 +94,68 @@ test('bad values are clamped or replaced by defaults', () => {
       'completion.maxPromptMs': Number.NaN,
     }),
   );
-  assert.equal(opts.models.contextSize, 512);
+  assert.equal(opts.models.contextSize, 256);
+  assert.equal(opts.models.gpuLayers, 0); // the server refuses negative layers
   assert.equal(opts.models.threads, 0);
+  assert.deepEqual(opts.models.searchPaths, ['/a']);
   assert.equal(opts.completion.maxTokens, 12);
   assert.equal(opts.completion.drafting, 'auto');
   assert.deepEqual(opts.completion.disabledLanguages, ['go']);
   assert.equal(opts.completion.enabled, true);
   assert.equal(opts.completion.maxPromptMs, DEFAULTS.completion.maxPromptMs);
+});
+
+test('with nothing configured the server chooses the models (auto)', () => {
+  const opts = buildInitOptions(reader({}));
+  assert.equal(opts.models.target, 'auto');
+  assert.equal(opts.models.draft, 'auto');
+  assert.deepEqual(opts.models.searchPaths, []);
+});
+
+test('package.json declares the same defaults as DEFAULTS, for every server setting', () => {
+  const declared = serverSettings();
+  assert.ok(declared.length >= 15, `${declared.length} settings`);
+  const sent = buildInitOptions(reader({})) as unknown as Record<string, Record<string, unknown>>;
+  for (const [key, decl] of declared) {
+    const [section, name] = key.split('.');
+    assert.ok(name in sent[section], `${key} is declared but not sent to the server`);
+    assert.deepEqual(sent[section][name], decl.default, key);
+  }
+  for (const [section, values] of Object.entries(sent)) {
+    for (const name of Object.keys(values)) {
+      assert.ok(PROPERTIES[`airgap.${section}.${name}`], `${section}.${name} is not declared`);
+    }
+  }
+});
+
+test('integers are clamped to the ranges package.json declares', () => {
+  for (const [key, decl] of serverSettings()) {
+    if (decl.minimum === undefined) {
+      continue;
+    }
+    assert.ok(decl.maximum !== undefined, `${key} has no maximum`);
+    const [section, name] = key.split('.');
+    const low = buildInitOptions(reader({ [key]: -1e9 })) as unknown as Record<string, Record<string, unknown>>;
+    const high = buildInitOptions(reader({ [key]: 1e12 })) as unknown as Record<string, Record<string, unknown>>;
+    assert.equal(low[section][name], decl.minimum, key);
+    assert.equal(high[section][name], decl.maximum, key);
+  }
+});
+
+test('a workspace cannot choose model files, executables or the log file', () => {
+  // .vscode/settings.json of a cloned repository must not point the server's GGUF parser
+  // at a crafted file, nor start another program.
+  for (const key of [
+    'airgap.models.target',
+    'airgap.models.draft',
+    'airgap.models.searchPaths',
+    'airgap.server.command',
+    'airgap.server.pythonPath',
+    'airgap.server.extraArgs',
+    'airgap.log.file',
+  ]) {
+    assert.equal(PROPERTIES[key]?.scope, 'machine', key);
+  }
 });
 
 test('defaults are not shared between calls', () => {
