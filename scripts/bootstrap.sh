@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up .venv with everything airgap-lsp needs, on a fresh clone, idempotently.
 #   scripts/bootstrap.sh          runtime + dev tools
-# llama-cpp-python is compiled from source with CPU flags that work on this machine (the
-# default native build segfaults in ggml's AMX kernel on some CPUs); the wheel is cached per
+# llama-cpp-python is compiled from source with CPU flags that work on this machine
+# (scripts/cpu_flags.sh, shared with the llama-server build); the wheel is cached per
 # flag set under ~/.cache/airgap-lsp/wheels so later set-ups reuse it. Override the flags with
 # AIRGAP_LLAMA_CMAKE_ARGS (e.g. "-DGGML_CUDA=on" or "-DGGML_METAL=on").
 set -euo pipefail
@@ -24,27 +24,7 @@ fi
 VPY=$VENV/bin/python
 "$VPY" -m pip install --quiet --disable-pip-version-check --upgrade pip wheel setuptools >&2
 
-cmake_args() {
-  if [ -n "${AIRGAP_LLAMA_CMAKE_ARGS:-}" ]; then echo "$AIRGAP_LLAMA_CMAKE_ARGS"; return; fi
-  case "$(uname -s)-$(uname -m)" in
-    Darwin-*) echo "-DGGML_METAL=on" ;;
-    Linux-x86_64)
-      local flags; flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
-      local a="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
-      # AVX-512 without AMX: measured ~1.4-1.5x faster prompt evaluation than AVX2 here.
-      if grep -qw avx512f <<<"$flags" && grep -qw avx512bw <<<"$flags"; then
-        a="$a -DGGML_AVX512=ON"
-        grep -qw avx512vbmi <<<"$flags" && a="$a -DGGML_AVX512_VBMI=ON"
-        grep -qw avx512_vnni <<<"$flags" && a="$a -DGGML_AVX512_VNNI=ON"
-        grep -qw avx512_bf16 <<<"$flags" && a="$a -DGGML_AVX512_BF16=ON"
-      fi
-      grep -qw avx_vnni <<<"$flags" && a="$a -DGGML_AVX_VNNI=ON"
-      echo "$a" ;;
-    *) echo "-DGGML_NATIVE=OFF" ;;
-  esac
-}
-
-ARGS=$(cmake_args)
+ARGS=$(scripts/cpu_flags.sh)
 TAG=$(printf '%s %s' "$LLAMA_VERSION" "$ARGS" | sha256sum | cut -c1-12)
 STAMP=$VENV/.llama-build
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$TAG" ]; then

@@ -1,0 +1,245 @@
+"""The real server over stdio with `models.backend = "llama-server"` against a real llama-server
+(built from the llama.cpp llama-cpp-python vendors, `python -m benchmarks.llama_server build`,
+which `make test` runs first) on 127.0.0.1 with the real default model, Qwen2.5-Coder-1.5B:
+inline completion, the completion fallback, a code action (a chat prompt, as token ids),
+cancellation (the stream closed: time from $/cancelRequest to the engine's slot stopping,
+logged), supersession, and the engine killed in the middle of a reply (an empty result, one
+message) and started again (suggestions again). One llama-server serves the whole module; the
+kill runs last."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import logging
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+
+from benchmarks.llama_server import LlamaServer, binary_path
+from tests.e2e.lsp_helpers import items_of
+from tests.remote.lsp_session import RemoteSession
+
+pytestmark = pytest.mark.model
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="module")
+def llama_server(target_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    binary = binary_path()
+    if not binary.exists():
+        pytest.skip(
+            f"llama-server is not built for this machine's CPU flags ({binary}): run "
+            "`.venv/bin/python -m benchmarks.llama_server build` (scripts/test.sh does)"
+        )
+    logs = tmp_path_factory.mktemp("llama-server") / "server.log"
+    server = LlamaServer(
+        model=target_path,
+        threads=2,
+        context=8192,
+        extra_args=("--parallel", "2"),
+        log_path=logs,
+        start_timeout_s=120,
+    )
+    with server:
+        yield server
+
+
+def slots(server: Any) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{server.url}/slots", timeout=5) as response:
+        return json.loads(response.read())
+
+
+def running(server: Any) -> set[int]:
+    """The engine's tasks in progress (a slot's task: one request's reply)."""
+    return {s["id_task"] for s in slots(server) if s.get("is_processing") and "id_task" in s}
+
+
+async def writing(server: Any, decoded: int = 2) -> set[int]:
+    """Until the engine is writing a reply (a slot decoded a few tokens): its task."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = [s for s in slots(server) if s.get("is_processing") and "id_task" in s]
+        tasks = {
+            s["id_task"]
+            for s in state
+            if (s.get("next_token") or [{}])[0].get("n_decoded", 0) > decoded
+        }
+        if tasks:
+            return tasks
+        await asyncio.sleep(0.02)
+    pytest.fail("the engine never started writing")
+
+
+async def stopped(server: Any, tasks: set[int], within_s: float) -> float:
+    """Seconds until none of `tasks` runs any more (or `within_s`)."""
+    start = time.monotonic()
+    while tasks & running(server) and time.monotonic() - start < within_s:
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+SHAPES = (
+    "import math\n\n\nclass Shapes:\n"
+    '    """Area and perimeter of circles, squares, rectangles, triangles."""\n\n    '
+)
+
+
+@pytest.fixture
+async def session(llama_server: Any) -> AsyncIterator[RemoteSession]:
+    s = RemoteSession()
+    await s.start(
+        {
+            # No time budgets: the machine may be busy, and no test depends on speed.
+            "models": {
+                "backend": "llama-server",
+                "endpoint": llama_server.url,
+                "requestTimeoutMs": 120_000,
+            },
+            "completion": {"maxTokens": 48, "maxPromptMs": 0, "maxPredictMs": 0},
+        }
+    )
+    try:
+        yield s
+    finally:
+        await s.stop()
+
+
+async def test_inline_completion_and_the_completion_fallback(session: RemoteSession) -> None:
+    text = "def add(a: int, b: int) -> int:\n    \n\n\nprint(add(1, 2))\n"
+    session.open("file:///w/add.py", text)
+    items = await session.inline("file:///w/add.py", 1, 4)
+    assert len(items) == 1 and items[0].strip(), session.shown
+    ast.parse(text.replace("    \n", "    " + items[0] + "\n", 1))
+    ready = [s for s in session.statuses if s.get("state") == "ready" and s.get("model")]
+    assert "on llama-server at http://127.0.0.1" in ready[-1]["model"]
+    last = session.statuses[-1].get("lastCompletion") or {}
+    assert last.get("generatedTokens", 0) > 0
+    # The line is started: for this empty body the 1.5B model answered a placeholder twice
+    # (generated, retried, never shown), which is not what this test is about.
+    other = "def mul(a: int, b: int) -> int:\n    return \n\n\nprint(mul(2, 3))\n"
+    session.open("file:///w/mul.py", other)
+    labels = await session.completion("file:///w/mul.py", 1, 11)
+    assert labels and labels[0].strip(), "\n".join(session.logged)
+    assert "a" in labels[0] and "b" in labels[0], labels
+    assert not session.told("cannot"), session.shown
+
+
+async def test_a_code_action_runs_its_chat_prompt_on_the_remote_engine(
+    session: RemoteSession,
+) -> None:
+    uri = "file:///w/calc.py"
+    text = (
+        "def total(xs: list[float]) -> float:\n"
+        "    t = 0.0\n"
+        "    for x in xs:\n"
+        "        t += x\n"
+        "    return t\n"
+    )
+    session.open(uri, text)
+    client = session.client
+    result = await asyncio.wait_for(
+        client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(types.Position(3, 8), types.Position(3, 8)),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        ),
+        60,
+    )
+    actions = [a for a in result or [] if isinstance(a, types.CodeAction)]
+    action = next(a for a in actions if a.title.startswith("Add docstring"))
+    resolved = await asyncio.wait_for(client.code_action_resolve_async(action), 240)
+    assert resolved.edit is not None, [m.message for m in session.shown]
+    assert not session.told("not available"), session.shown
+
+
+async def test_cancel_request_stops_the_engine(session: RemoteSession, llama_server: Any) -> None:
+    uri = "file:///w/shapes.py"
+    session.open(uri, SHAPES)
+    lines = SHAPES.split("\n")
+    msg_id, pending = session.inline_request(uri, len(lines) - 1, 4)
+    tasks = await writing(llama_server)
+    session.cancel(msg_id)
+    stop_ms = await stopped(llama_server, tasks, 30) * 1000
+    log.warning("$/cancelRequest to llama-server's task stopping: %.0f ms", stop_ms)
+    print(f"\ncancel-to-stop (llama-server task no longer processing): {stop_ms:.0f} ms")
+    assert not tasks & running(llama_server)  # the stream was closed: the engine stopped
+    assert stop_ms < 5000  # ~400 ms measured with a load average of 8 on 2 cores
+    try:
+        answer = await asyncio.wait_for(pending, 30)
+    except Exception as exc:  # RequestCancelled
+        assert "cancel" in str(exc).lower()
+    else:
+        assert not answer or not answer.items
+    # The server goes on serving.
+    session.open("file:///w/next.py", "def double(x: int) -> int:\n    \n")
+    assert (await session.inline("file:///w/next.py", 1, 4))[0].strip()
+
+
+async def test_a_newer_request_supersedes_the_running_one(
+    session: RemoteSession, llama_server: Any
+) -> None:
+    uri = "file:///w/sup.py"
+    text = "def fib(n: int) -> int:\n    \n"
+    session.open(uri, text)
+    first = asyncio.ensure_future(session.inline(uri, 1, 4))
+    tasks = await writing(llama_server, decoded=0)
+    typed = "def fib(n: int) -> int:\n    if\n"
+    session.change(uri, typed, 2)
+    second = await session.inline(uri, 1, 6)
+    assert await first == []  # superseded: an empty answer, never a stale suggestion
+    assert second and second[0].strip()
+    # The superseded request's stream was closed, so its task stopped (a prefetch for the
+    # answer just shown may be running by now: that is another task).
+    await stopped(llama_server, tasks, 5)
+    assert not tasks & running(llama_server)
+
+
+async def test_the_engine_killed_mid_reply_and_started_again(
+    session: RemoteSession, llama_server: Any
+) -> None:
+    """Last in the module: it kills the shared llama-server (and starts it again)."""
+    uri = "file:///w/geometry.py"
+    session.open(uri, SHAPES)
+    told_before = len(session.shown)
+    _, pending = session.inline_request(uri, len(SHAPES.split("\n")) - 1, 4)
+    await writing(llama_server)
+    llama_server.kill()
+    killed_at = time.monotonic()
+    answer = await asyncio.wait_for(pending, 60)
+    answered_s = time.monotonic() - killed_at
+    assert items_of(answer) == []  # an empty result, never half a suggestion
+    # While it is down, other requests get empty results too, and no new message.
+    session.open("file:///w/down.py", "def half(x: float) -> float:\n    \n")
+    assert await session.inline("file:///w/down.py", 1, 4) == []
+    for _ in range(100):  # the message comes from the worker through the event loop
+        if len(session.shown) > told_before:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    told = [m.message for m in session.shown[told_before:]]
+    assert len(told) == 1, (told, session.logged)  # one message per outage, not per request
+    assert "closed the connection in the middle of a reply" in told[0], told
+    assert session.statuses[-1]["state"] == "error", session.statuses[-1]
+    log.warning("killed mid-reply: an empty answer %.2f s later; told: %s", answered_s, told[0])
+    assert answered_s < 10
+
+    llama_server.start()  # the same port, as a restarted service
+    session.open("file:///w/again.py", "def triple(x: int) -> int:\n    \n")
+    items = await session.inline("file:///w/again.py", 1, 4)
+    assert items and items[0].strip(), session.shown
+    for _ in range(100):
+        if any("answers again" in s.get("message", "") for s in session.statuses):
+            break
+        await asyncio.sleep(0.05)
+    assert session.statuses[-1]["state"] == "ready", session.statuses[-1]
+    assert any("answers again" in s.get("message", "") for s in session.statuses)
+    assert len(session.shown) == told_before + 1, session.shown[told_before:]
