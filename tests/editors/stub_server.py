@@ -2,7 +2,8 @@
 
 Owns: a tiny pygls server that answers ``textDocument/inlineCompletion`` with
 two deterministic items and sends ``airgap/status``, so the Neovim plugin can be
-tested without the real airgap-lsp server or a model.
+tested without the real airgap-lsp server or a model; it records the
+``airgap/cursor`` hints it receives and returns them for ``stub/cursors``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,31 @@ def _inline(params: types.InlineCompletionParams) -> types.InlineCompletionList:
         )
     _status("ready", round((time.perf_counter() - started) * 1000, 1))
     return types.InlineCompletionList(items=items)
+
+
+# `airgap/cursor` hints as received, for the plugin's cursor test (asked for with `stub/cursors`).
+cursors: list[dict] = []
+
+
+@server.feature("airgap/cursor")
+def _cursor(*args: object) -> None:  # pygls passes (server, params) to these
+    params = args[-1]
+    doc = getattr(params, "textDocument", None)
+    pos = getattr(params, "position", None)
+    cursors.append(
+        {
+            "uri": getattr(doc, "uri", None),
+            "version": getattr(doc, "version", None),
+            "line": getattr(pos, "line", None),
+            "character": getattr(pos, "character", None),
+            "at_ms": round(time.monotonic() * 1000),
+        }
+    )
+
+
+@server.feature("stub/cursors")
+def _cursors(*_args: object) -> list[dict]:
+    return cursors
 
 
 # `models --json` in the real CLI's shape: a present default, a missing default, an optional one.

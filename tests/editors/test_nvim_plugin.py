@@ -89,3 +89,26 @@ def test_checkhealth(nvim, sample_file):
     assert 'models.target = "auto" would load ollama:stub:latest, no draft: stub reason' in report
     assert "models from ollama: configured: ollama:stub:latest" in report, report
     assert "last latency:" in report and "ms" in report, report
+
+
+def test_cursor_hints(nvim, sample_file):
+    """`airgap/cursor`: one hint when the cursor rests in Normal mode (none while it moves or
+    in Insert mode), with the version the server has, when a selection changes, and never for
+    a buffer the server does not have open."""
+    result = run_scenario(nvim, "scenario_cursor.lua", sample_file, STUB)
+    assert result.get("error") is None, result
+    s = result["steps"]
+    assert s["attached"]
+    uri = s["uri"]
+    moves = s["after_moves"]
+    row, col = s["cursor_after_moves"]
+    assert [(h["line"], h["character"]) for h in moves] == [(row - 1, col)], moves
+    assert (row - 1, col) == (1, 1)
+    assert moves[0]["uri"] == uri and moves[0]["version"] == s["version_before_edit"]
+    assert s["in_insert"] == [], s["in_insert"]
+    after = s["after_insert"]
+    assert len(after) == 1 and after[0]["line"] == 1, after
+    assert after[0]["version"] == s["version_after_edit"] > s["version_before_edit"], after
+    selected = s["after_select"]
+    assert [(h["line"], h["character"]) for h in selected] == [(1, 1)], selected
+    assert s["other_buffer"] == [], s["other_buffer"]

@@ -1,7 +1,8 @@
 // extension: VS Code glue: starts airgap-lsp through vscode-languageclient
 // (inline completion comes from its proposed-features support), gates
 // suggestions per language and by the global toggle, and keeps the status bar
-// and the airgap.* commands. The logic lives in settings/command/status.
+// and the airgap.* commands, and sends the `airgap/cursor` hint where the
+// cursor rests. The logic lives in settings/command/status/cursor.
 import * as vscode from 'vscode';
 import {
   LanguageClient,
@@ -11,6 +12,7 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 import { buildServerCommand, describeCommand } from './command';
+import { CURSOR_METHOD, CursorHints } from './cursor';
 import { buildInitOptions, isLanguageEnabled } from './settings';
 import { AirgapStatus, ClientPhase, formatStatus, mergeStatus } from './status';
 
@@ -18,6 +20,7 @@ const SECTION = 'airgap';
 const TOGGLE_KEY = 'airgap.enabled';
 
 let client: LanguageClient | undefined;
+let cursorHints: CursorHints | undefined;
 let output: vscode.OutputChannel;
 let statusItem: vscode.StatusBarItem;
 let lastStatus: AirgapStatus | undefined;
@@ -66,12 +69,28 @@ function makeClient(): LanguageClient {
     args: cmd.args,
     transport: TransportKind.stdio,
   };
+  // Per client: the documents it opened in this server, and the hints to it.
+  cursorHints?.dispose();
+  const hints = new CursorHints((hint) => {
+    if (client?.isRunning()) {
+      void client.sendNotification(CURSOR_METHOD, hint).catch(() => undefined);
+    }
+  });
+  cursorHints = hints;
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
     initializationOptions: () => buildInitOptions(config()),
     synchronize: { configurationSection: SECTION },
     outputChannel: output,
     middleware: {
+      didOpen: async (document, next) => {
+        await next(document);
+        hints.opened(document.uri.toString());
+      },
+      didClose: async (document, next) => {
+        hints.closed(document.uri.toString());
+        await next(document);
+      },
       provideInlineCompletionItems: (document, position, context, token, next) =>
         suggestionsOn(document.languageId) ? next(document, position, context, token) : null,
       provideCompletionItem: (document, position, context, token, next) =>
@@ -153,6 +172,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       await ctx.globalState.update(TOGGLE_KEY, !globallyOn());
       renderStatus();
     }),
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      const document = e.textEditor.document;
+      const uri = document.uri.toString();
+      if (!cursorHints?.isOpen(uri)) {
+        return;
+      }
+      // The URI as the client spelled it in didOpen (no uriConverters are set).
+      const at = e.selections[0]?.active ?? e.textEditor.selection.active;
+      cursorHints.moved({
+        textDocument: { uri, version: document.version },
+        position: { line: at.line, character: at.character },
+      });
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // Models and budgets reach the server via didChangeConfiguration; only
       // a different server command needs a new process.
@@ -167,6 +199,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 }
 
 export async function deactivate(): Promise<void> {
+  cursorHints?.dispose();
   if (client) {
     await client.stop();
   }

@@ -16,6 +16,9 @@ M.defaults = {
   engine = 'auto',
   -- Debounce of the fallback engine; the native engine has its own (200 ms).
   debounce_ms = 200,
+  -- Tell the server where the cursor rests in Normal/Visual mode (the
+  -- `airgap/cursor` notification, at most one per 300 ms), so it can prepare.
+  cursor_hints = true,
   -- Insert-mode keys; set one to false to leave that key alone.
   keymaps = {
     accept = '<Tab>',

@@ -175,6 +175,12 @@ function M.setup(opts)
   end
 
   set_keymaps(o.keymaps)
+  local cursor = require('airgap.cursor')
+  if o.cursor_hints then
+    cursor.start()
+  else
+    cursor.stop()
+  end
   if o.autostart then
     start_autostart(o)
   end
