@@ -77,8 +77,9 @@ class ContextProvider:
         self.syntax.close(uri)
 
     def saved(self, path: str) -> None:
+        """Re-index a saved file on the index's thread (never on the caller's)."""
         if any(path.startswith(root) for root in self.roots):
-            self.index.update_file(path)
+            self.index.schedule_update(path)
 
     # -- workspace ----------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ class ContextProvider:
                 self.roots.append(root)
                 self.index.add_root(root)
         if self.roots:
-            self.index.refresh_in_background()
+            self.index.schedule_refresh()
 
     # -- requests -----------------------------------------------------------------------------
 

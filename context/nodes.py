@@ -1,4 +1,7 @@
-"""Small tree-sitter node helpers shared by the context extractors."""
+"""Small tree-sitter node helpers shared by the context extractors.
+
+Every walk here is iterative, so a tree of any depth is safe to inspect.
+"""
 
 from __future__ import annotations
 
@@ -36,11 +39,17 @@ def ancestors(node: ts.Node) -> list[ts.Node]:
 
 
 def error_count(node: ts.Node) -> int:
-    """Number of ERROR and MISSING nodes under `node`, visiting only subtrees with errors."""
-    if not node.has_error and not node.is_missing:
-        return 0
-    count = 1 if node.is_error or node.is_missing else 0
-    for child in node.children:
-        if child.has_error or child.is_missing:
-            count += error_count(child)
+    """Number of ERROR and MISSING nodes under `node`, visiting only subtrees with errors.
+
+    Iterative: a document nested thousands of levels deep must not exhaust Python's stack.
+    """
+    count = 0
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if not cur.has_error and not cur.is_missing:
+            continue
+        if cur.is_error or cur.is_missing:
+            count += 1
+        stack.extend(cur.children)
     return count

@@ -3,51 +3,113 @@
 `WorkspaceIndex` walks its roots (respecting .gitignore, skipping binary files and files above
 a size limit), parses each source file of a known language and keeps its `Definition`s by
 name. `refresh()` re-parses only files whose size or mtime changed and forgets deleted ones;
-`update_file()`/`remove_file()` handle single-file notifications; `refresh_in_background()`
-runs a refresh on a daemon thread. Lookups are thread-safe and never wait for parsing.
+`update_file()`/`remove_file()` handle single-file notifications. `schedule_refresh()` and
+`schedule_update()` hand that work to the index's own thread and return at once, so a caller on
+an event loop never touches the disk; `wait_idle()` waits for that thread.
+
+A workspace is untrusted: the walk never follows a directory symlink or leaves the root's
+device, files are read through `context.files` (resolved inside the root, regular files only,
+non-blocking, size-capped), and a refresh stops after `max_files` files or `max_seconds`.
+Lookups are thread-safe and never wait for parsing or for the disk.
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
 import os
+import stat
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from context.definitions import Definition, extract_definitions
+from context.files import WorkspaceRoot, is_under, read_regular, regular_stat
 from context.ignore import ALWAYS_SKIPPED_DIRS, IgnoreRules, looks_binary
 from context.languages import language_for
 from context.syntax import parse
 from context.text import SourceText
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_FILE_BYTES = 512 * 1024
+DEFAULT_MAX_SECONDS = 60.0
+
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 @dataclass(frozen=True, slots=True)
 class _Indexed:
+    real: str
     mtime_ns: int
     size: int
     definitions: tuple[Definition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    """What the last refresh did; `stopped` names the budget that cut it short, if any."""
+
+    files: int
+    parsed: int
+    seconds: float
+    stopped: str | None
+
+
+def _order(d: Definition) -> tuple[str, int]:
+    return d.path, d.start_line
+
+
+class _Budget:
+    def __init__(self, max_files: int, max_seconds: float) -> None:
+        self.max_files = max_files
+        self.deadline = time.monotonic() + max_seconds
+        self.stopped: str | None = None
+
+    def spent(self, files: int) -> bool:
+        if self.stopped is None:
+            if files >= self.max_files:
+                self.stopped = "files"
+            elif time.monotonic() > self.deadline:
+                self.stopped = "time"
+        return self.stopped is not None
 
 
 class WorkspaceIndex:
     """Definitions of workspace files by name; built incrementally, safe to query any time."""
 
     def __init__(
-        self, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, max_files: int = 20_000
+        self,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        max_files: int = 20_000,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
     ) -> None:
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
+        self.max_seconds = max_seconds
+        self.last_refresh: RefreshReport | None = None
         self._roots: dict[str, IgnoreRules] = {}
         self._files: dict[str, _Indexed] = {}
         self._by_name: dict[str, list[Definition]] = {}
         self._by_owner: dict[str, list[Definition]] = {}
         self._by_module: dict[str, set[str]] = {}
         self._by_dir: dict[str, set[str]] = {}
-        self._sorted_names: list[str] | None = None
+        self._sorted_names: list[str] = []
         self._lock = threading.RLock()
         self._refresh_lock = threading.Lock()
+        # Work handed to the index's thread: a whole refresh, or single files (in order).
+        self._work = threading.Condition()
+        self._want_refresh = False
+        self._pending: dict[str, None] = {}
+        self._busy = False
+        self._thread: threading.Thread | None = None
 
     # -- roots and scanning -------------------------------------------------------------
 
@@ -55,13 +117,14 @@ class WorkspaceIndex:
         """Register a workspace folder; its files are indexed by the next refresh."""
         root = os.path.abspath(path)
         with self._lock:
-            self._roots.setdefault(root, IgnoreRules(root))
+            if root not in self._roots:
+                self._roots[root] = IgnoreRules(WorkspaceRoot(root))
 
     def remove_root(self, path: str) -> None:
         root = os.path.abspath(path)
         with self._lock:
             self._roots.pop(root, None)
-            for file in [f for f in self._files if _under(f, root)]:
+            for file in [f for f in self._files if is_under(f, root)]:
                 self._drop(file)
 
     def roots(self) -> list[str]:
@@ -71,24 +134,40 @@ class WorkspaceIndex:
     def refresh(self) -> int:
         """Bring the index up to date with the disk; returns the number of files (re)parsed."""
         with self._refresh_lock:
+            started = time.monotonic()
             with self._lock:
-                roots = list(self._roots.items())
+                roots = list(self._roots.values())
+            budget = _Budget(self.max_files, self.max_seconds)
             seen: set[str] = set()
+            reals: set[str] = set()
             parsed = 0
-            for root, rules in roots:
+            for rules in roots:
                 rules.invalidate()
-                for path in self._walk(root, rules):
-                    if len(seen) >= self.max_files:
-                        break
+                for path, real, info in self._walk(rules, budget, seen):
+                    if real in reals:  # a symlink to a file indexed under its own name
+                        continue
                     seen.add(path)
-                    parsed += self._index_file(path)
+                    reals.add(real)
+                    parsed += self._index_file(path, real, info)
             with self._lock:
-                for path in [p for p in self._files if p not in seen]:
-                    self._drop(path)
+                # After a timeout the unseen files were not looked at: keep them until a
+                # refresh that finishes says otherwise.
+                if budget.stopped != "time":
+                    for path in [p for p in self._files if p not in seen]:
+                        self._drop(path)
+            report = RefreshReport(len(seen), parsed, time.monotonic() - started, budget.stopped)
+            self.last_refresh = report
+            log.info(
+                "workspace index: %d files, %d parsed in %.2f s%s",
+                report.files,
+                report.parsed,
+                report.seconds,
+                f" (stopped: {report.stopped} budget)" if report.stopped else "",
+            )
             return parsed
 
     def refresh_in_background(self) -> threading.Thread:
-        """Run `refresh()` on a daemon thread and return it (join it to wait)."""
+        """Run `refresh()` on a new daemon thread and return it (join it to wait)."""
         thread = threading.Thread(target=self.refresh, name="workspace-index", daemon=True)
         thread.start()
         return thread
@@ -103,14 +182,71 @@ class WorkspaceIndex:
             rules.invalidate(os.path.dirname(path))
             self.refresh()
             return
-        if not os.path.isfile(path) or rules.ignored(path) or language_for(None, path) is None:
+        found = self._candidate(rules, path)
+        if found is None or language_for(None, path) is None or rules.ignored(path):
             self.remove_file(path)
             return
-        self._index_file(path)
+        with self._lock:
+            if path not in self._files and len(self._files) >= self.max_files:
+                return
+        self._index_file(path, *found)
 
     def remove_file(self, path: str) -> None:
         with self._lock:
             self._drop(os.path.abspath(path))
+
+    # -- work on the index's own thread ---------------------------------------------------
+
+    def schedule_refresh(self) -> None:
+        """Refresh on the index's thread; returns at once (pending file updates are merged)."""
+        with self._work:
+            self._want_refresh = True
+            self._pending.clear()
+            self._start_thread()
+            self._work.notify_all()
+
+    def schedule_update(self, path: str) -> None:
+        """`update_file(path)` on the index's thread; returns at once. A .gitignore refreshes."""
+        path = os.path.abspath(path)
+        if os.path.basename(path) == ".gitignore":
+            self.schedule_refresh()
+            return
+        with self._work:
+            if not self._want_refresh:
+                self._pending[path] = None
+            self._start_thread()
+            self._work.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until scheduled work is done; False if `timeout` seconds passed first."""
+        with self._work:
+            return self._work.wait_for(
+                lambda: not (self._busy or self._want_refresh or self._pending), timeout
+            )
+
+    def _start_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="workspace-index", daemon=True)
+            self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            with self._work:
+                self._busy = False
+                self._work.notify_all()
+                while not (self._want_refresh or self._pending):
+                    self._work.wait()
+                self._busy = True
+                refresh, self._want_refresh = self._want_refresh, False
+                paths = list(self._pending)
+                self._pending.clear()
+            try:
+                if refresh:
+                    self.refresh()
+                for path in paths:
+                    self.update_file(path)
+            except Exception:  # the index must outlive any one bad file
+                log.exception("workspace index: update failed")
 
     # -- queries --------------------------------------------------------------------------
 
@@ -124,8 +260,6 @@ class WorkspaceIndex:
         if not prefix:
             return ()
         with self._lock:
-            if self._sorted_names is None:
-                self._sorted_names = sorted(self._by_name)
             names = self._sorted_names
             out: list[Definition] = []
             i = bisect.bisect_left(names, prefix)
@@ -168,59 +302,118 @@ class WorkspaceIndex:
     def _rules_for(self, path: str) -> IgnoreRules | None:
         with self._lock:
             for root, rules in self._roots.items():
-                if _under(path, root):
+                if is_under(path, root):
                     return rules
         return None
 
-    def _walk(self, root: str, rules: IgnoreRules) -> Iterable[str]:
-        for directory, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if d not in ALWAYS_SKIPPED_DIRS
-                and not rules.ignored(os.path.join(directory, d), is_dir=True)
-            )
-            for name in sorted(filenames):
-                path = os.path.join(directory, name)
-                if language_for(None, name) is not None and not rules.ignored(path):
-                    yield path
+    def _candidate(self, rules: IgnoreRules, path: str) -> tuple[str, os.stat_result] | None:
+        """The real path and lstat of a regular file that `path` denotes inside its root.
 
-    def _index_file(self, path: str) -> int:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            self.remove_file(path)
-            return 0
+        A symlink counts only if its target is inside the root and not ignored itself (a link
+        must not smuggle an ignored file into prompts).
+        """
+        workspace = rules.workspace
+        real = workspace.resolve(path)
+        if real is None:
+            return None
+        info = regular_stat(real)
+        if info is None:
+            return None
+        named = workspace.path + real[len(workspace.real.rstrip(os.sep)) :]
+        if real != workspace.real + path[len(workspace.path) :] and rules.ignored(named):
+            return None
+        return real, info
+
+    def _walk(
+        self, rules: IgnoreRules, budget: _Budget, seen: set[str]
+    ) -> Iterator[tuple[str, str, os.stat_result]]:
+        """(path as named, real path, lstat) of each candidate file, in sorted order.
+
+        Directories are opened by their real path with O_NOFOLLOW and listed through the
+        descriptor; directory symlinks, other devices and unreadable directories are skipped.
+        """
+        workspace = rules.workspace
+        stack = [(workspace.path, workspace.real)]
+        while stack:
+            if budget.spent(len(seen)):
+                return
+            directory, real_dir = stack.pop()
+            try:
+                fd = os.open(real_dir, _DIR_FLAGS)
+            except OSError:
+                continue
+            subdirs: list[tuple[str, str]] = []
+            files: list[tuple[str, str, os.stat_result]] = []
+            try:
+                with os.scandir(fd) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+                for entry in entries:
+                    path = os.path.join(directory, entry.name)
+                    real = os.path.join(real_dir, entry.name)
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        if (
+                            entry.name not in ALWAYS_SKIPPED_DIRS
+                            and workspace.device in (None, info.st_dev)
+                            and not rules.ignored(path, is_dir=True)
+                        ):
+                            subdirs.append((path, real))
+                        continue
+                    if language_for(None, entry.name) is None or rules.ignored(path):
+                        continue
+                    if stat.S_ISREG(info.st_mode):
+                        files.append((path, real, info))
+                    elif stat.S_ISLNK(info.st_mode):
+                        found = self._candidate(rules, path)
+                        if found is not None:
+                            files.append((path, *found))
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+            for item in files:
+                if budget.spent(len(seen)):
+                    return
+                yield item
+            stack.extend(reversed(subdirs))
+
+    def _index_file(self, path: str, real: str, info: os.stat_result) -> int:
         with self._lock:
             old = self._files.get(path)
-        if old is not None and (old.mtime_ns, old.size) == (stat.st_mtime_ns, stat.st_size):
+        if old is not None and (old.real, old.mtime_ns, old.size) == (
+            real,
+            info.st_mtime_ns,
+            info.st_size,
+        ):
             return 0
         definitions: tuple[Definition, ...] = ()
-        if stat.st_size <= self.max_file_bytes:
-            definitions = self._parse_file(path)
+        if info.st_size <= self.max_file_bytes:
+            definitions = self._parse_file(path, real)
         with self._lock:
             self._drop(path)
-            self._files[path] = _Indexed(stat.st_mtime_ns, stat.st_size, definitions)
+            self._files[path] = _Indexed(real, info.st_mtime_ns, info.st_size, definitions)
             for key in _module_keys(path):
                 self._by_module.setdefault(key, set()).add(path)
             self._by_dir.setdefault(os.path.dirname(path), set()).add(path)
             for d in definitions:
-                self._by_name.setdefault(d.name, []).append(d)
-                self._by_name[d.name].sort(key=lambda x: (x.path, x.start_line))
+                bucket = self._by_name.get(d.name)
+                if bucket is None:
+                    bucket = self._by_name[d.name] = []
+                    bisect.insort(self._sorted_names, d.name)
+                bisect.insort(bucket, d, key=_order)
                 if d.owner is not None:
-                    self._by_owner.setdefault(d.owner, []).append(d)
-                    self._by_owner[d.owner].sort(key=lambda x: (x.path, x.start_line))
-            self._sorted_names = None
+                    bisect.insort(self._by_owner.setdefault(d.owner, []), d, key=_order)
         return 1
 
-    def _parse_file(self, path: str) -> tuple[Definition, ...]:
+    def _parse_file(self, path: str, real: str) -> tuple[Definition, ...]:
         language = language_for(None, path)
-        try:
-            with open(path, "rb") as f:
-                data = f.read(self.max_file_bytes + 1)
-        except OSError:
+        if language is None:
             return ()
-        if language is None or len(data) > self.max_file_bytes or looks_binary(data):
+        data = read_regular(real, self.max_file_bytes)
+        if data is None or looks_binary(data):
             return ()
         text = data.decode("utf-8")
         tree = parse(text, language)
@@ -235,24 +428,24 @@ class WorkspaceIndex:
         for key in _module_keys(path):
             self._by_module.get(key, set()).discard(path)
         self._by_dir.get(os.path.dirname(path), set()).discard(path)
-        for d in old.definitions:
-            bucket = self._by_name.get(d.name)
+        for name in {d.name for d in old.definitions}:
+            bucket = self._by_name.get(name)
             if bucket is None:
                 continue
             bucket[:] = [x for x in bucket if x.path != path]
             if not bucket:
-                del self._by_name[d.name]
-            if d.owner is not None and d.owner in self._by_owner:
-                owned = self._by_owner[d.owner]
-                owned[:] = [x for x in owned if x.path != path]
-                if not owned:
-                    del self._by_owner[d.owner]
-        self._sorted_names = None
+                del self._by_name[name]
+                i = bisect.bisect_left(self._sorted_names, name)
+                if i < len(self._sorted_names) and self._sorted_names[i] == name:
+                    del self._sorted_names[i]
+        for owner in {d.owner for d in old.definitions if d.owner is not None}:
+            owned = self._by_owner.get(owner)
+            if owned is None:
+                continue
+            owned[:] = [x for x in owned if x.path != path]
+            if not owned:
+                del self._by_owner[owner]
 
 
 def _module_keys(path: str) -> tuple[str, str]:
     return os.path.splitext(os.path.basename(path))[0], os.path.basename(os.path.dirname(path))
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
