@@ -95,8 +95,11 @@ def _uri(config: str, index: int, task: Task) -> str:
     return f"file:///infill/{config}-{index}/{task.package}/{task.path}"
 
 
-def make_runners(configs: Sequence[str]) -> tuple[dict[str, Runner], dict[str, Any]]:
-    """Load the default models once and return a runner per configuration."""
+def make_runners(
+    configs: Sequence[str], hook: Callable[[Any], None] | None = None, settings: Any = None
+) -> tuple[dict[str, Runner], dict[str, Any]]:
+    """Load the default models once and return a runner per configuration; `hook` sees the
+    engine before anything runs (the tuning loop's memo)."""
     from benchmarks.infill_naive import NaiveFim
     from completion.backend import load_backend
     from completion.code_context import ContextProvider
@@ -104,11 +107,15 @@ def make_runners(configs: Sequence[str]) -> tuple[dict[str, Runner], dict[str, A
     from completion.settings import Settings
 
     t0 = time.monotonic()
-    loaded = load_backend(Settings(), lambda m, p: _say(f"load: {m} ({p} %)"), ContextProvider())
+    loaded = load_backend(
+        settings or Settings(), lambda m, p: _say(f"load: {m} ({p} %)"), ContextProvider()
+    )
     backend = loaded.backend
     if not isinstance(backend, Completer):
         raise SystemExit("the benchmark needs the real models (unset AIRGAP_LSP_FAKE_BACKEND)")
     engine = backend.engine
+    if hook is not None:
+        hook(engine)
     naive = NaiveFim(engine)
     last_line = _LastLine()
     completer_log = logging.getLogger("completion.completer")

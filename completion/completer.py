@@ -23,7 +23,7 @@ from completion.planner import PromptPlan, PromptPlanner
 from completion.prompt import Prompt
 from completion.settings import CompletionSettings
 from completion.steady_context import SteadyContexts
-from context import Shape, decide_shape, language_for, shape_completion
+from context import Shape, as_if_enter, decide_shape, language_for, shape_completion
 
 log = logging.getLogger(__name__)
 
@@ -154,18 +154,18 @@ class Completer:
     def _complete_on_new_line(
         self, request: CompletionRequest, offset: int, cancelled: IsCancelled, t0: float
     ) -> _Outcome | None:
-        """The answer for the start of the next line, shown as new lines after the cursor:
-        what a user who pressed Enter there would be offered."""
-        newline = "\r\n" if request.text.startswith("\r\n", offset) else "\n"
-        start = offset + len(newline)
-        shape = self._shape(request, start)
-        outcome = self._complete_at(request, start, shape, cancelled, t0)
+        """The answer for a new line after the cursor's: what a user who pressed Enter there
+        would be offered, shown as that line break, its indentation and the lines."""
+        shape = self._shape(request, offset)
+        text, start, inserted = as_if_enter(request.text, offset, shape)
+        entered = dataclasses.replace(request, text=text, offset=start)
+        outcome = self._complete_at(entered, start, self._shape(entered, start), cancelled, t0)
         if outcome is None:
             return None
         lines = outcome.text.rstrip("\r\n")
         if not lines.strip():
             return None
-        return dataclasses.replace(outcome, text=newline + lines, multiline=True)
+        return dataclasses.replace(outcome, text=inserted + lines, multiline=True)
 
     def _complete_at(
         self,

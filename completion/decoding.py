@@ -3,7 +3,8 @@
 Owns what happens between a prompt and the text shown: the stop rule for the chosen shape (a
 chat reply ends at its code block's closing fence), the clean-up of the output (complete lines
 only when time or tokens ran out inside a block, the end fitted to what follows the cursor,
-syntax-aware trimming) and the one retry that steers away from a placeholder answer.
+syntax-aware trimming) and the one retry that steers away from a placeholder answer or
+from a copy of the code below.
 """
 
 from __future__ import annotations
@@ -68,24 +69,56 @@ def decode(
     clean: Clean,
     is_cancelled: IsCancelled,
 ) -> Decoded:
-    """Generate from the prompt and clean the output, retrying once past a placeholder."""
+    """Generate from the prompt and clean the output, retrying once past a placeholder or past
+    a copy of the code below."""
     stop = stop_rule(prompt, shape)
     result = engine.generate(key, prompt.tokens, options, stop, is_cancelled)
     text = clean(result)
-    if text is not None and is_placeholder(text) and result.stop_reason not in STOPPED:
-        # Instruct-tuned models like to leave `# Your code here` + `pass` in an empty
-        # body; nobody wants that as ghost text. Ask once more with the token that opened
-        # the placeholder forbidden there (the prompt is cached: only decoding repeats).
-        tokens = result.tokens
-        at = next((i for i, t in enumerate(tokens) if engine.target.piece(t).strip()), None)
-        if at is not None:
-            ban = (at, frozenset({tokens[at]}))
-            retry_options = dataclasses.replace(options, ban=ban)
-            retry = engine.generate(key, prompt.tokens, retry_options, stop, is_cancelled)
-            retry_text = clean(retry)
-            if retry_text is not None and not is_placeholder(retry_text):
-                retry.stats.generated += result.stats.generated
-                retry.stats.predict_ms += result.stats.predict_ms
-                retry.stats.prompt_ms += result.stats.prompt_ms
-                result, text = retry, retry_text
+    if result.stop_reason in STOPPED:
+        return Decoded(result, text)
+    # Instruct-tuned models like to leave `# Your code here` + `pass` in an empty body, and
+    # to answer a hole on a line of its own by writing the line below it again (which the
+    # stop rule cuts to nothing). Nobody wants either; ask once more with the token that
+    # began it forbidden there (the prompt is cached: only decoding repeats).
+    placeholder = text is not None and is_placeholder(text)
+    copied = text is None and shape.at_line_start and _copies_code_below(engine, result, shape)
+    if placeholder or copied:
+        retried = _retry(engine, key, prompt, options, stop, clean, is_cancelled, result)
+        if retried is not None:
+            result, text = retried
     return Decoded(result, text)
+
+
+def _copies_code_below(engine: Engine, result: DecodeResult, shape: Shape) -> bool:
+    """The output's first line is the line that follows the hole."""
+    raw = engine.target.detokenize(result.tokens).lstrip("\r\n")
+    return bool(shape.next_lines) and raw.split("\n", 1)[0].strip() == shape.next_lines[0]
+
+
+def _retry(
+    engine: Engine,
+    key: str,
+    prompt: Prompt,
+    options: DecodeOptions,
+    stop: StopRule,
+    clean: Clean,
+    is_cancelled: IsCancelled,
+    result: DecodeResult,
+) -> tuple[DecodeResult, str] | None:
+    """The output with the first visible token of `result` banned at its place, if the retry
+    gives something worth showing that is no placeholder."""
+    tokens = result.tokens
+    at = next((i for i, t in enumerate(tokens) if engine.target.piece(t).strip()), None)
+    if at is None:
+        return None
+    ban = (at, frozenset({tokens[at]}))
+    retry = engine.generate(
+        key, prompt.tokens, dataclasses.replace(options, ban=ban), stop, is_cancelled
+    )
+    text = clean(retry)
+    if text is None or is_placeholder(text):
+        return None
+    retry.stats.generated += result.stats.generated
+    retry.stats.predict_ms += result.stats.predict_ms
+    retry.stats.prompt_ms += result.stats.prompt_ms
+    return retry, text

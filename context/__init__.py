@@ -70,6 +70,7 @@ from context.ring import Chunk, ChunkRing
 from context.shaping import (
     CompletionMode,
     Shape,
+    as_if_enter,
     completion_mode,
     decide_shape,
     dedupe_suffix,
@@ -99,6 +100,7 @@ __all__ = [
     "SyntaxCache",
     "TextEdit",
     "WorkspaceIndex",
+    "as_if_enter",
     "collect_context",
     "completion_mode",
     "decide_shape",

@@ -35,7 +35,7 @@ import tree_sitter as ts
 from context.languages import Language, language_for, parser_for
 from context.nodes import ancestors, error_count, node_before
 from context.syntax import TextEdit, apply_edit, parse
-from context.text import indent_width, line_end, line_start
+from context.text import indent_unit, indent_width, line_end, line_start
 
 _OPEN_CONTAINERS = frozenset(
     {
@@ -179,6 +179,24 @@ def decide_shape(
         new_line=header and not line_rest.strip() and bool(after.split("\n", 1)[0].strip()),
         newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
     )
+
+
+def as_if_enter(text: str, offset: int, shape: Shape) -> tuple[str, int, str]:
+    """The document as if the user had pressed Enter at `offset` and the editor had indented
+    the new line: the text, the cursor on the new line, and what was inserted (a suggestion
+    asked there is shown after it). After an opener the new line is one level deeper, in the
+    document's own unit; otherwise it keeps the line's indentation.
+
+    A hole asked on an empty line of its own is the shape FIM models are trained on: asked at
+    the start of the next existing line instead, a model tends to write that line again."""
+    indent = shape.indent
+    if shape.line_prefix.rstrip().endswith(OPENERS):
+        indent += indent_unit(text[max(0, offset - _UNIT_WINDOW) : offset + _UNIT_WINDOW])
+    inserted = shape.newline + indent
+    return text[:offset] + inserted + text[offset:], offset + len(inserted), inserted
+
+
+_UNIT_WINDOW = 8000  # characters around the cursor that decide the indentation unit
 
 
 def _distinctive(line: str) -> bool:

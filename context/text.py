@@ -3,6 +3,8 @@
 Everything public in `context` speaks code-point offsets; tree-sitter speaks bytes and
 (row, byte-column) points. `SourceText` pairs a text with its UTF-8 encoding and converts
 between the two, taking the identity shortcut for ASCII text, which is the common case.
+Also the line and indentation helpers every layer uses (line bounds, indentation, its width
+and a text's indentation unit).
 """
 
 from __future__ import annotations
@@ -97,3 +99,28 @@ def indentation(line: str) -> str:
 def indent_width(line: str, tab_size: int = 4) -> int:
     """Visual width of the leading whitespace of `line`."""
     return len(indentation(line).expandtabs(tab_size))
+
+
+def indent_unit(text: str) -> str:
+    """One indentation level of a text: a tab, or 2 / 4 spaces (4 when unclear)."""
+    tabs = spaces = 0
+    widths: list[int] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        ws = indentation(line)
+        if not ws or not line.strip():
+            continue
+        if ws.startswith("\t"):
+            tabs += 1
+        else:
+            spaces += 1
+            widths.append(len(ws))
+    if tabs > spaces:
+        return "\t"
+    if not widths:
+        return "    "
+    # Continuation lines aligned to a bracket have odd widths; most lines still agree.
+    if sum(w % 4 == 0 for w in widths) >= 0.8 * len(widths):
+        return "    "
+    if sum(w % 2 == 0 for w in widths) >= 0.8 * len(widths):
+        return "  "
+    return "    "

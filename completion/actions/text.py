@@ -1,10 +1,10 @@
-"""Text helpers for action results: line endings, indentation units, re-indentation of
+"""Text helpers for action results: line endings, re-indentation of
 code to a target's indentation and whole-line spans (code-point offsets).
 """
 
 from __future__ import annotations
 
-from context.text import indentation, line_end, line_start
+from context.text import indent_unit, line_end, line_start
 
 
 def newline_of(text: str) -> str:
@@ -20,31 +20,6 @@ def to_lf(text: str) -> str:
 def with_newlines(text: str, newline: str) -> str:
     text = to_lf(text)
     return text.replace("\n", newline) if newline != "\n" else text
-
-
-def indent_unit(text: str) -> str:
-    """One indentation level of a text: a tab, or 2 / 4 spaces (4 when unclear)."""
-    tabs = spaces = 0
-    widths: list[int] = []
-    for line in to_lf(text).split("\n"):
-        ws = indentation(line)
-        if not ws or not line.strip():
-            continue
-        if ws.startswith("\t"):
-            tabs += 1
-        else:
-            spaces += 1
-            widths.append(len(ws))
-    if tabs > spaces:
-        return "\t"
-    if not widths:
-        return "    "
-    # Continuation lines aligned to a bracket have odd widths; most lines still agree.
-    if sum(w % 4 == 0 for w in widths) >= 0.8 * len(widths):
-        return "    "
-    if sum(w % 2 == 0 for w in widths) >= 0.8 * len(widths):
-        return "  "
-    return "    "
 
 
 def reindent(code: str, indent: str, unit: str = "    ") -> str:

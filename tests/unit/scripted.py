@@ -9,7 +9,9 @@ from completion.completer import Completer, CompletionRequest, Suggestion
 from completion.engine import DecodeOptions, DecodeResult, DecodeStats
 from completion.settings import CompletionSettings
 
-Answer = Callable[[str, str], str]  # (prefix window, suffix window) -> raw model output
+# (prefix window, suffix window) -> raw model output, or (output, output once the first
+# token of that output is banned at its place: the completer's retry)
+Answer = Callable[[str, str], "str | tuple[str, str]"]
 
 
 class ScriptedEngine:
@@ -39,13 +41,20 @@ class ScriptedEngine:
         prefix = self.target.detokenize(tokens[pre + 1 : suf])
         suffix = self.target.detokenize(tokens[suf + 1 : mid])
         prefix += self.target.detokenize(tokens[mid + 1 :])  # a typed middle, if any
+        # Token healing: the backed-off text is spelled first and is not part of the result.
+        prefix += options.heal
         self.asked.append((prefix, suffix))
-        raw = self.answer(prefix, suffix)
+        answer = self.answer(prefix, suffix)
+        if isinstance(answer, tuple):
+            raw = answer[1] if options.ban is not None else answer[0]
+        else:
+            raw = answer
         for i in range(1, len(raw) + 1):
             cut = stop(raw[:i]) if stop else None
             if cut is not None:
-                return DecodeResult([], raw[:cut], "stop", DecodeStats())
-        return DecodeResult([], raw, "eog", DecodeStats())
+                # The tokens generated so far (the stop rule fired on the last of them).
+                return DecodeResult(self.target.tokenize(raw[:i]), raw[:cut], "stop", DecodeStats())
+        return DecodeResult(self.target.tokenize(raw), raw, "eog", DecodeStats())
 
 
 def suggest(  # type: ignore[no-untyped-def]

@@ -15,10 +15,10 @@ import pytest
 from tests.unit.scripted import Answer, complete
 
 
-def at(cases: dict[str, str], default: str = "") -> Answer:
+def at(cases: dict[str, str | tuple[str, str]], default: str = "") -> Answer:
     """An answer chosen by how the prefix window ends (longest match wins)."""
 
-    def answer(prefix: str, _suffix: str) -> str:
+    def answer(prefix: str, _suffix: str) -> str | tuple[str, str]:
         for end in sorted(cases, key=len, reverse=True):
             if prefix.endswith(end):
                 return cases[end]
@@ -41,7 +41,8 @@ def test_block_opener_above_its_body_python(vocab):
     answer = at(
         {
             "for row in rows:": "\n        if row.paid:",  # asked at the end of the line
-            "for row in rows:\n": "        if row.paid:\n",  # asked at the next line's start
+            # asked on a new line, indented as an editor indents it after the opener
+            "for row in rows:\n        ": "if row.paid:\n",
         }
     )
     text, _ = complete(vocab, PY_OPENER, answer, "python", "pay.py")
@@ -63,11 +64,28 @@ def test_block_opener_above_its_body_javascript(vocab):
     answer = at(
         {
             "for (const row of rows) {": "\n    if (row.paid) {",
-            "for (const row of rows) {\n": "    if (row.paid) {\n",
+            "for (const row of rows) {\n    ": "if (row.paid) {\n",
         }
     )
     text, _ = complete(vocab, JS_OPENER, answer, "javascript", "pay.js")
     assert text == "\n    if (row.paid) {"
+
+
+PY_MISSING_OPENER = """def reduce_(func, seq, initial=None):|
+        return functools.reduce(func, seq)
+    else:
+        return functools.reduce(func, seq, initial)
+"""
+
+
+def test_a_model_that_copies_the_line_below_is_asked_again_without_it(vocab):
+    # Asked on the new line, the model first writes the line below again (the hole looks
+    # empty to it); with that line's first token banned it writes the missing opener.
+    copy = "return functools.reduce(func, seq)\n    else:\n"
+    answer = at({"initial=None):\n    ": (copy, "if initial is None:\n")})
+    text, engine = complete(vocab, PY_MISSING_OPENER, answer, "python", "r.py")
+    assert text == "\n    if initial is None:"
+    assert len(engine.asked) == 2
 
 
 def test_the_hole_before_a_body_on_a_line_of_its_own(vocab):
@@ -135,10 +153,14 @@ def test_end_of_a_complete_line_asks_for_the_next_line_python(vocab):
     body = "    for x in xs:\n        if x % 2 == 0:\n            result.append(x)\n"
     # At the end of the line the model says the hole is empty (a newline, then its end).
     text, engine = complete(
-        vocab, PY_EOL, at({"result = []": "\n", "result = []\n": body}), "python", "e.py"
+        vocab,
+        PY_EOL,
+        at({"result = []": "\n", "result = []\n    ": body.removeprefix("    ")}),
+        "python",
+        "e.py",
     )
     assert text == "\n" + body.rstrip("\n")
-    assert [p.endswith("result = []\n") for p, _ in engine.asked] == [False, True]
+    assert [p.endswith("result = []\n    ") for p, _ in engine.asked] == [False, True]
 
 
 GO_EOL = """package main
@@ -155,7 +177,7 @@ def test_end_of_a_complete_line_asks_for_the_next_line_go(vocab):
         "\tfor _, x := range xs {\n\t\tif x%2 == 0 {\n"
         "\t\t\tresult = append(result, x)\n\t\t}\n\t}\n"
     )
-    answer = at({"result := []int{}": "\n", "result := []int{}\n": body})
+    answer = at({"result := []int{}": "\n", "result := []int{}\n\t": body.removeprefix("\t")})
     text, _ = complete(vocab, GO_EOL, answer, "go", "e.go")
     assert text == "\n" + body.rstrip("\n")
 
@@ -253,7 +275,7 @@ def test_a_middle_that_breaks_the_file_is_trimmed_to_what_parses(vocab):
 @pytest.mark.parametrize("eol", ["\n", "\r\n"])
 def test_new_line_suggestions_use_the_document_line_ending(vocab, eol):
     doc = PY_OPENER.replace("\n", eol)
-    answer = at({"for row in rows:" + eol: "        if row.paid:" + eol})
+    answer = at({"for row in rows:" + eol + "        ": "if row.paid:" + eol})
     text, _ = complete(vocab, doc, answer, "python", "pay.py")
     assert text == eol + "        if row.paid:"
 
