@@ -82,6 +82,7 @@ def _lang(language: LanguageLike) -> Language | None:
 OPENERS = (":", "{", "(", "[", "=>", "->")
 # A line ending like these, with the body already below, continues on a new line.
 NEW_LINE_OPENERS = (":", "{")
+FENCE = "```"
 # The start of a new top-level definition, in any of the supported languages.
 _DEFINITION = re.compile(
     r"(@|(async\s+def|def|class|func|fn|pub|impl|struct|enum|trait|mod|interface|function|"
@@ -110,6 +111,8 @@ class Shape:
     # Asked at the start of the next line: the cursor ends a block header whose body is below.
     new_line: bool = False
     newline: str = "\n"  # how the cursor's line ends
+    # The document holds a Markdown code fence: a fence in the middle may be meant.
+    fenced: bool = False
 
     @property
     def at_line_start(self) -> bool:
@@ -178,6 +181,7 @@ def decide_shape(
         scope_indent=indent_width(lines[0]) if lines else 0,
         new_line=header and not line_rest.strip() and bool(after.split("\n", 1)[0].strip()),
         newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
+        fenced=FENCE in text,
     )
 
 
@@ -218,9 +222,10 @@ def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
 def _stop_infill(text: str, shape: Shape) -> int | None:
     """The stop rule with code below: the model's own end token ends the middle; cut before
     a line that repeats the code below, a line at column 0 while the code below is indented
-    (the middle left its scope), a new top-level definition after other lines, or after
-    max_lines. (A small instruct model often writes on past the hole instead of ending it:
-    it copies the code below, or starts the next definition.)"""
+    (the middle left its scope), a new top-level definition after other lines, a Markdown
+    code fence in a document without one, or after max_lines. (A small instruct model often
+    writes on past the hole instead of ending it: it copies the code below, starts the next
+    definition, or closes the code block of a chat answer.)"""
     lines = text.split("\n")
     complete = lines[:-1]  # the last line may still be growing
     first = 0 if shape.at_line_start else 1  # otherwise line 0 continues the cursor's line
@@ -228,6 +233,8 @@ def _stop_infill(text: str, shape: Shape) -> int | None:
     written = bool(shape.line_prefix.strip())
     for i, line in enumerate(complete):
         if i >= first and _repeats_below(complete, i, shape):
+            return max(offset - 1, 0)
+        if i >= first and not shape.fenced and line.lstrip().startswith(FENCE):
             return max(offset - 1, 0)
         if i >= 1 and line.strip() and indent_width(line) == 0:
             if shape.scope_indent > 0 and line[0] != "#":

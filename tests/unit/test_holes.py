@@ -293,3 +293,10 @@ def test_a_new_definition_on_an_empty_top_level_line_is_kept(vocab):
     answer = at({"import math\n\n": "def area(r):\n    return math.pi * r * r\n\n\ndef other():\n"})
     text, _ = complete(vocab, doc, answer, "python", "m.py")
     assert text == "def area(r):\n    return math.pi * r * r"
+
+
+def test_a_fence_in_a_document_that_has_fences_is_kept(vocab):
+    doc = 'def f(a):\n    """Example:\n\n    ```\n    |\n    """\n    return a\n'
+    answer = at({"```\n    ": "f(1)\n    ```"})
+    text, _ = complete(vocab, doc, answer, "python", "f.py")
+    assert text == "f(1)\n    ```"

@@ -120,3 +120,14 @@ def test_placeholders_are_recognised_and_real_code_is_not():
     assert not is_placeholder("# Check the edge case first\n    if not arr:\n        return True")
     assert not is_placeholder("# sort first\n")  # a comment, but not a placeholder
     assert not is_placeholder("")
+
+
+def test_infill_stops_before_a_chat_code_fence_unless_the_document_has_fences():
+    doc = "fn size(&self) -> usize {\n    |\n}\n"
+    at = doc.index("|")
+    text = doc.replace("|", "")
+    shape = decide_at(text, at, "rust")
+    out = "0\n}\n```\nobj['code']\n```\n"
+    assert stop_index(out, shape, shape.line_prefix) == len("0\n}")
+    fenced = decide_at("/// ```\n" + text, at + len("/// ```\n"), "rust")
+    assert stop_index(out, fenced, fenced.line_prefix) is None
