@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from completion.code_context import ContextProvider
-from completion.completer import Completer, CompletionRequest, Suggestion, line_around
+from completion.completer import Backend, Completer, CompletionRequest, Suggestion, line_around
 from completion.engine import Engine, IsCancelled
 from completion.model_plan import Origin, plan_models
 from completion.models import ModelError
@@ -36,7 +36,7 @@ class BackendError(Exception):
 
 @dataclass
 class Loaded:
-    backend: Completer | FakeBackend
+    backend: Backend
     load_seconds: float
     warnings: list[str]
 

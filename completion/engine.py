@@ -1,15 +1,16 @@
 """The decode loop: greedy generation by the target model, sped up by verified drafts.
 
-Owns one generation from a prompt: bringing the target (and draft) sequences to the prompt
-with prefix reuse, then stepping: each step drafts tokens (draft model, n-gram lookup or
-none, chosen by the cost model), verifies them in one batch of the target, keeps the drafts the
-target itself would have produced and rolls back the rest. The output is the target's own
-greedy output; `verify_one_by_one` evaluates the verification batch one token per decode, the
-same kernels as plain decoding, which makes the output bit-exact with plain greedy decoding.
-The target's greedy choice may be constrained (a banned token at one position; token healing's
-spelling of a backed-off token), the same in plain and verified steps. Cancellation and time
-budgets are checked between steps and inside llama.cpp's computation; a short prompt tail is
-finished first.
+Owns one generation from a prompt: bringing the target sequence to the prompt with prefix
+reuse, then stepping: at each step the drafters (`drafting`: n-gram lookup, then the draft
+model) are asked in turn and the first draft is verified in one batch of the target, which
+keeps the drafts it would have produced itself and rolls back the rest; no draft is a plain
+step. Owns the models' llama.cpp contexts and makes each generation's drafters. The output is
+the target's own greedy output; `verify_one_by_one` evaluates the verification batch one token
+per decode, the same kernels as plain decoding, which makes the output bit-exact with plain
+greedy decoding. The target's greedy choice may be constrained (a banned token at one
+position; token healing's spelling of a backed-off token), the same in plain and verified
+steps. Cancellation and time budgets are checked between steps and inside llama.cpp's
+computation; a short prompt tail is finished first.
 """
 
 from __future__ import annotations
@@ -23,10 +24,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from completion.adaptive import CostModel, NgramMode
-from completion.drafting import NgramDrafter, check_draft_vocab
+from completion.adaptive import CostModel
+from completion.drafting import (
+    DraftCounts,
+    Drafter,
+    ModelDrafter,
+    NgramDrafter,
+    check_draft_vocab,
+)
 from completion.healing import still_to_spell
-from completion.runtime import Aborted, LlamaContext, Model, RuntimeError_
+from completion.runtime import Aborted, LlamaContext, Model
 from completion.sequences import SequenceCache, Slot, common_prefix
 
 log = logging.getLogger(__name__)
@@ -42,7 +49,7 @@ class DecodeOptions:
     max_tokens: int = 128
     max_prompt_ms: float | None = None
     max_predict_ms: float | None = None
-    drafting: str = "auto"  # auto | model | ngram | none
+    drafting: str = "auto"  # auto (n-gram, else draft model) | model | ngram | none
     draft_max: int = 8  # draft-model tokens per step at most
     ngram_max: int = 32  # n-gram tokens per step at most (copying is long and free to draft)
     draft_p_min: float = 0.6  # stop drafting when the draft model's top token is less sure
@@ -68,13 +75,33 @@ class DecodeStats:
     predict_ms: float = 0.0
     generated: int = 0
     steps: int = 0  # target verification batches (plain steps included)
-    drafted_model: int = 0
-    accepted_model: int = 0
-    drafted_ngram: int = 0
-    accepted_ngram: int = 0
-    draft_prompt_tokens: int = 0
+    drafts: dict[str, DraftCounts] = field(default_factory=dict)  # by drafter name
     near_ties: list[tuple[int, float]] = field(default_factory=list)  # (token index, margin)
     min_margin: float | None = None
+
+    def _counts(self, name: str) -> DraftCounts:
+        return self.drafts.get(name) or DraftCounts()
+
+    @property
+    def drafted_model(self) -> int:
+        return self._counts("model").drafted
+
+    @property
+    def accepted_model(self) -> int:
+        return self._counts("model").accepted
+
+    @property
+    def drafted_ngram(self) -> int:
+        return self._counts("ngram").drafted
+
+    @property
+    def accepted_ngram(self) -> int:
+        return self._counts("ngram").accepted
+
+    @property
+    def draft_prompt_tokens(self) -> int:
+        """Prompt tokens the draft model evaluated to catch up with the history."""
+        return sum(c.prompt_tokens for c in self.drafts.values())
 
     @property
     def tokens_per_step(self) -> float:
@@ -137,7 +164,6 @@ class Engine:
         self.costs = CostModel()
         self.calibration: dict[str, object] = {}
         self.prompt_ms_per_token: float | None = None
-        self._ngram = NgramDrafter()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -186,10 +212,33 @@ class Engine:
         stats.prompt_ms = (t1 - t0) * 1000
         if is_cancelled():
             return DecodeResult([], "", "cancelled", stats)
-        loop = _Loop(self, prepared.slot, list(prompt), options, stop, is_cancelled, stats)
+        drafters = self._drafters(key, options, is_cancelled)
+        loop = _Loop(
+            self, prepared.slot, list(prompt), options, stop, is_cancelled, stats, drafters
+        )
         result = loop.run(t1)
         stats.predict_ms = (time.monotonic() - t1) * 1000
         return result
+
+    def _drafters(self, key: str, options: DecodeOptions, cancelled: IsCancelled) -> list[Drafter]:
+        """The drafters a generation consults at each step, in order: the first that drafts
+        is verified."""
+        drafters: list[Drafter] = []
+        if options.drafting in ("auto", "ngram"):
+            drafters.append(NgramDrafter(self.costs, options))
+        if options.drafting in ("auto", "model") and self.dcache is not None:
+            drafters.append(
+                ModelDrafter(
+                    self.dcache,
+                    self.draft_scratch,
+                    self.costs,
+                    options,
+                    self.draft_max,
+                    key,
+                    cancelled,
+                )
+            )
+        return drafters
 
     def calibrate(self, sizes: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> dict[str, object]:
         """Measure, on this hardware, a target step and verification batches of several
@@ -244,12 +293,6 @@ def _argmax(row: np.ndarray) -> int:
     return int(np.argmax(row))
 
 
-def _confidence(row: np.ndarray) -> float:
-    """Softmax probability of the top token."""
-    top = float(row.max())
-    return 1.0 / float(np.exp(row - top).sum())
-
-
 def _margin(row: np.ndarray) -> float:
     top2 = np.partition(row, -2)[-2:]
     return float(abs(top2[1] - top2[0]))
@@ -267,6 +310,7 @@ class _Loop:
         stop: StopRule | None,
         cancelled: IsCancelled,
         stats: DecodeStats,
+        drafters: Sequence[Drafter],
     ) -> None:
         self.e = engine
         self.slot = slot
@@ -276,22 +320,16 @@ class _Loop:
         self.cancelled = cancelled
         self.stats = stats
         self.out: list[int] = []
-        self.history = list(prompt)  # prompt + out; the ngram drafter indexes it live
+        self.history = list(prompt)  # prompt + out; drafters may hold on to it
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.text = ""
         self.heal = options.heal.encode("utf-8")
         self.spelled = b""  # output bytes while they may still be spelling `heal`
         self.cut: int | None = None
-        use_ngram = options.drafting in ("auto", "ngram", "combined")
-        use_model = options.drafting in ("auto", "model", "combined") and engine.dcache
-        self.use_ngram = use_ngram
-        self.use_model = bool(use_model)
-        if use_ngram:
-            engine._ngram.reset([*options.ngram_sources], live=self.history)
-            self.ngram = engine._ngram
-        self.dslot: Slot | None = None
-        self.copying = False  # the last step verified an n-gram draft whole
-        self.ngram_mode: NgramMode = "fresh"
+        self.drafters = drafters
+        stats.drafts = {d.name: d.counts for d in drafters}
+        for drafter in drafters:
+            drafter.begin(self.history)
 
     # Appends one token; returns a stop reason or None.
     def _push(self, token: int) -> str | None:
@@ -299,8 +337,6 @@ class _Loop:
             return "eog"
         self.out.append(token)
         self.history.append(token)
-        if self.use_ngram:
-            self.ngram.extended()
         self.stats.generated += 1
         piece = self.e.target.piece(token)
         if len(self.spelled) < len(self.heal):
@@ -369,103 +405,19 @@ class _Loop:
                 return int(allowed[np.argmax(masked[allowed])])
         return _argmax(masked)
 
-    def _drafts(self) -> tuple[str, list[int]]:
+    def _draft(self) -> tuple[Drafter | None, list[int]]:
+        """The first draft a drafter makes for this step (none: a plain step)."""
         room = self.o.max_tokens - len(self.out)
-        k_max = min(self.e.draft_max, self.o.draft_max, room)
         if room <= 0:
-            return "none", []
-        costs = self.e.costs
-        if self.use_ngram:
-            proposal = self.ngram.propose(self.history, min(self.o.ngram_max, room))
-            # A match of the longest n-gram is a copy in the making, as is the continuation
-            # of a draft accepted whole.
-            self.copying = self.copying or self.ngram.last_order >= self.ngram.max_n
-            self.ngram_mode = (
-                "copy" if self.copying else "resume" if self.ngram.realigned else "fresh"
-            )
-            n = (
-                len(proposal)
-                if self.o.verify_one_by_one
-                else costs.ngram_pays(len(proposal), self.ngram_mode)
-            )
-            if n > 0:
-                return "ngram", proposal[:n]
-        if self.use_model and (
-            self.o.drafting == "model" or self.o.verify_one_by_one or costs.draft_can_pay(k_max)
-        ):
-            k = k_max if self.o.verify_one_by_one else costs.best_model_draft(k_max)
-            if self.o.drafting == "model" and k == 0:
-                k = min(k_max, 2)
-            if k > 0 and self._draft_catchup_pays():
-                return "model", self._model_drafts(k)
-        return "none", []
-
-    def _draft_catchup_pays(self) -> bool:
-        """Whether bringing the draft model up to date with the prompt costs less than
-        speculation is expected to save on the rest of this output."""
-        if self.o.drafting == "model" or self.o.verify_one_by_one or self.dslot is not None:
-            return True
-        assert self.e.dcache is not None
-        have = max(common_prefix(s.tokens, self.history) for s in self.e.dcache.slots)
-        behind = len(self.history) - have
-        costs = self.e.costs
-        t1 = costs.target_step_ms or 80.0
-        d = costs.draft_step_ms or 0.3 * t1
-        k = max(costs.best_model_draft(self.e.draft_max), 1)
-        ms_per_token = 1.0 / costs.rate(costs.model.p, k, d)
-        remaining = max(self.o.expected_tokens - len(self.out), 1)
-        return behind * costs.draft_prompt_ms < remaining * (t1 - ms_per_token)
-
-    def _model_drafts(self, k: int) -> list[int]:
-        """k greedy tokens of the draft model continuing the history.
-
-        The draft's slot always holds exactly the history; drafting happens on a scratch copy
-        of it, so rejected drafts never need a rollback (which recurrent state could not do
-        after one-token steps) and the copy is simply dropped.
-        """
-        cache = self.e.dcache
-        assert cache is not None
-        t_step = time.monotonic()
-        try:
-            if self.dslot is None:
-                t0 = time.monotonic()
-                prepared = cache.prepare(self.slot.key or "", self.history, abort=self.cancelled)
-                self.dslot = prepared.slot
-                self.stats.draft_prompt_tokens += prepared.evaluated
-                if prepared.evaluated >= 16:
-                    ms = (time.monotonic() - t0) * 1000 / prepared.evaluated
-                    self.e.costs.observe_draft_prompt(ms)
-                t_step = time.monotonic()  # the prompt catch-up is accounted for apart
-            else:
-                keep = min(common_prefix(self.dslot.tokens, self.history), len(self.history) - 1)
-                keep = cache.truncate(self.dslot, keep)
-                cache.extend(self.dslot, self.history[keep:], abort=self.cancelled)
-            llama = cache.llama
-            drafts = [_argmax(llama.logits(-1))]
-            if k > 1 and _confidence(llama.logits(-1)) >= self.o.draft_p_min:
-                scratch = self.e.draft_scratch
-                llama.seq_rm(scratch, -1, -1)
-                llama.seq_cp(self.dslot.seq, scratch)
-                pos = len(self.history)
-                while len(drafts) < k:
-                    llama.decode([drafts[-1]], pos, seq=scratch, abort=self.cancelled)
-                    pos += 1
-                    row = llama.logits(-1)
-                    drafts.append(_argmax(row))
-                    if _confidence(row) < self.o.draft_p_min:
-                        break
-                llama.seq_rm(scratch, -1, -1)
-            # What drafting cost per drafted token, bringing the draft up to date included.
-            self.e.costs.observe_draft((time.monotonic() - t_step) * 1000 / len(drafts))
-        except RuntimeError_ as exc:
-            log.warning("draft model failed (%s); continuing without it", exc)
-            self.use_model = False
-            return []
-        self.stats.drafted_model += len(drafts)
-        return drafts
+            return None, []
+        for drafter in self.drafters:
+            drafts = drafter.draft(self.history, room)
+            if drafts:
+                return drafter, drafts
+        return None, []
 
     def _step(self) -> str | None:
-        kind, drafts = self._drafts()
+        drafter, drafts = self._draft()
         if self.cancelled():
             return "cancelled"
         cur = self.out[-1]
@@ -503,14 +455,8 @@ class _Loop:
         accepted = 0
         while accepted < len(drafts) and preds[accepted] == drafts[accepted]:
             accepted += 1
-        if kind == "model":
-            self.stats.accepted_model += accepted
-            self.e.costs.model.observe(len(drafts), accepted)
-        elif kind == "ngram":
-            self.stats.drafted_ngram += len(drafts)
-            self.stats.accepted_ngram += accepted
-            self.e.costs.ngram_tracker(self.ngram_mode).observe(len(drafts), accepted)
-        self.copying = kind == "ngram" and accepted == len(drafts)
+        if drafter is not None:
+            drafter.accept(len(drafts), accepted)
         # Evaluated tokens beyond the accepted drafts and the verified one are forgotten.
         cache.rollback(self.slot, len(preds) - accepted - 1)
         new = [*drafts[:accepted], preds[accepted]]

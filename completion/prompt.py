@@ -9,14 +9,13 @@ file that contains the text `<|fim_middle|>` stays plain text.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from completion.healing import back_off
-from completion.runtime import ControlTokens
+from completion.runtime import ControlTokens, apply_chat_template
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,10 @@ class Vocabulary(Protocol):
     def detokenize(self, tokens: Sequence[int]) -> str: ...
 
     def piece(self, token: int) -> bytes: ...
+
+    def chat_template(self) -> str | None:
+        """The model's own chat template (None: llama.cpp's default)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,26 +209,11 @@ def render_chat(
     messages: Sequence[tuple[str, str]], template: str | None, add_assistant: bool = True
 ) -> str:
     """Render messages with llama.cpp's template engine; ChatML when the template is unknown."""
-    import llama_cpp
-
-    arr = (llama_cpp.llama_chat_message * len(messages))()
-    keep = []
-    for i, (role, content) in enumerate(messages):
-        r, c = role.encode(), content.encode()
-        keep += [r, c]
-        arr[i].role = r
-        arr[i].content = c
-    tmpl = template.encode() if template else None
-    size = 4096 + sum(len(c) for _, c in messages) * 2
-    buf = ctypes.create_string_buffer(size)
-    n = llama_cpp.llama_chat_apply_template(tmpl, arr, len(messages), add_assistant, buf, size)
-    if n > size:
-        buf = ctypes.create_string_buffer(n)
-        n = llama_cpp.llama_chat_apply_template(tmpl, arr, len(messages), add_assistant, buf, n)
-    if n < 0:
+    rendered = apply_chat_template(messages, template, add_assistant)
+    if rendered is None:
         log.info("unknown chat template; using ChatML")
         return _chatml(messages, add_assistant)
-    return buf.raw[:n].decode("utf-8")
+    return rendered
 
 
 def _chatml(messages: Sequence[tuple[str, str]], add_assistant: bool) -> str:
@@ -246,7 +234,7 @@ def chat_completion_prompt(vocab: Vocabulary, request: PromptInput, budget: Budg
         f"{CURSOR}, in one code block, nothing else."
     )
     user = f"File {request.path}:\n```{request.language}\n{prefix_text}{CURSOR}{suffix_text}\n```"
-    template = getattr(vocab, "chat_template", lambda: None)()
+    template = vocab.chat_template()
     tokens = chat_tokens(vocab, [("system", system), ("user", user)], template)
     return Prompt(
         tokens=tokens,

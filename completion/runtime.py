@@ -1,10 +1,11 @@
 """A thin, typed layer over llama.cpp's low-level C API (through llama-cpp-python's ctypes).
 
-Owns loading a GGUF model, its vocabulary (tokenize, detokenize, control tokens) and contexts
-with several sequences whose memory can be trimmed, copied, saved and restored. Nothing here
-decides what to evaluate: that is the engine's job. One `LlamaContext` must only ever be used
-from one thread at a time (llama.cpp contexts are not thread-safe). ("Context" alone, elsewhere,
-means the code context a prompt is built from.)
+Owns loading a GGUF model, its vocabulary (tokenize, detokenize, control tokens, the chat
+template and its rendering) and contexts with several sequences whose memory can be trimmed,
+copied, saved and restored; nothing else imports llama_cpp. Nothing here decides what to
+evaluate: that is the engine's job. One `LlamaContext` must only ever be used from one thread
+at a time (llama.cpp contexts are not thread-safe). ("Context" alone, elsewhere, means the code
+context a prompt is built from.)
 """
 
 from __future__ import annotations
@@ -60,6 +61,32 @@ def _silence_llama_logs(llama_cpp) -> None:
 
     _log_callback_ref = _quiet
     llama_cpp.llama_log_set(_quiet, ctypes.c_void_p(0))
+
+
+def apply_chat_template(
+    messages: Sequence[tuple[str, str]], template: str | None, add_assistant: bool = True
+) -> str | None:
+    """(role, content) messages rendered by llama.cpp's chat template engine, which recognises
+    the template (None: its default); None when llama.cpp does not know the template."""
+    import llama_cpp
+
+    arr = (llama_cpp.llama_chat_message * len(messages))()
+    keep = []
+    for i, (role, content) in enumerate(messages):
+        r, c = role.encode(), content.encode()
+        keep += [r, c]
+        arr[i].role = r
+        arr[i].content = c
+    tmpl = template.encode() if template else None
+    size = 4096 + sum(len(c) for _, c in messages) * 2
+    buf = ctypes.create_string_buffer(size)
+    n = llama_cpp.llama_chat_apply_template(tmpl, arr, len(messages), add_assistant, buf, size)
+    if n > size:
+        buf = ctypes.create_string_buffer(n)
+        n = llama_cpp.llama_chat_apply_template(tmpl, arr, len(messages), add_assistant, buf, n)
+    if n < 0:
+        return None
+    return buf.raw[:n].decode("utf-8")
 
 
 class RuntimeError_(Exception):

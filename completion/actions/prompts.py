@@ -100,7 +100,7 @@ def _approx_tokens(code: str) -> int:
 
 def action_prompt(vocab: Vocabulary, plan: Plan) -> list[int]:
     """The plan's chat prompt with the model's template, thinking switched off, prefill last."""
-    template = getattr(vocab, "chat_template", lambda: None)()
+    template = vocab.chat_template()
     tokens = chat_tokens(vocab, plan.messages, template)
     if template and ("enable_thinking" in template or "<think>" in template):
         tokens += vocab.tokenize("<think>\n\n</think>\n\n", special=True)

@@ -258,12 +258,8 @@ def test_time_budgets_hold(synthetic_qwen2_pair):
 
 
 def test_prompt_shrinks_to_fit_the_prompt_time_budget(synthetic_qwen2_pair):
-    from completion.completer import (
-        MIN_PREFIX_TOKENS,
-        MIN_SUFFIX_TOKENS,
-        Completer,
-        CompletionRequest,
-    )
+    from completion.completer import Completer, CompletionRequest
+    from completion.planner import MIN_PREFIX_TOKENS, MIN_SUFFIX_TOKENS
     from completion.settings import CompletionSettings
 
     target = Model(synthetic_qwen2_pair[0])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from completion.drafting import NgramDrafter, check_draft_vocab
+from completion.drafting import NgramLookup, check_draft_vocab
 
 
 def test_ngram_proposes_what_followed_the_latest_tokens():
-    d = NgramDrafter(max_n=3, min_n=2)
+    d = NgramLookup(max_n=3, min_n=2)
     live = [1, 2, 3, 4, 5, 9, 1, 2]
     d.reset([[7, 1, 2, 3, 8]], live=live)
     # "1 2" last occurred in the live history at index 0, followed by 3 4 5.
@@ -17,7 +17,7 @@ def test_ngram_proposes_what_followed_the_latest_tokens():
 
 
 def test_ngram_uses_other_sources_and_grows_with_output():
-    d = NgramDrafter(max_n=2, min_n=2)
+    d = NgramLookup(max_n=2, min_n=2)
     live = [50, 51]
     d.reset([[10, 50, 51, 52, 53]], live=live)
     assert d.propose(live, 5) == [52, 53]
@@ -32,7 +32,7 @@ def test_ngram_copy_resumes_after_a_substitution():
     # where the source had one) and must pick the copy up again each time.
     F, OPEN, EUR, GBP, US, D, COMMA, CLOSE = 10, 11, 12, 13, 14, 15, 16, 17
     source = [F, OPEN, EUR, COMMA, 1, COMMA, 2, COMMA, 3, CLOSE, 99]
-    d = NgramDrafter(max_n=4, min_n=2)
+    d = NgramLookup(max_n=4, min_n=2)
     live = [5, F, OPEN]
     d.reset([source], live=live)
     assert d.propose(live, 3) == [EUR, COMMA, 1]
