@@ -12,10 +12,9 @@ import dataclasses
 import logging
 import os
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from completion.code_context import ContextProvider
 from completion.completer import Backend, Completer, CompletionRequest, Suggestion, line_around
@@ -23,7 +22,10 @@ from completion.engine import Engine, IsCancelled
 from completion.model_plan import Origin, plan_models
 from completion.models import ModelError
 from completion.runtime import Model, RuntimeError_
-from completion.settings import Settings
+from completion.settings import CompletionSettings, Settings
+
+if TYPE_CHECKING:
+    from completion.remote.engines import Health
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ def load_backend(
         engine.draft.piece_index()
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
-    _origins[completer] = plan.origin
+    completer.origin = plan.origin
     return Loaded(completer, time.monotonic() - t0, warnings)
 
 
@@ -125,7 +127,7 @@ def _load_remote(
         local_models = dataclasses.replace(m, backend="local", fallback="")
         local = load_backend(dataclasses.replace(settings, models=local_models), say, context)
         warnings += local.warnings
-        local_engine = getattr(local.backend, "engine", None)
+        local_engine = local.backend.engine
         if local_engine is None:
             warnings.append("models.fallback: no local model to fall back to")
         elif local_engine.target.vocab_fingerprint() != engine.target.vocab_fingerprint():
@@ -138,15 +140,9 @@ def _load_remote(
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
     completer.description = engine.description
+    completer.health = engine.health
+    completer.local_fallback = isinstance(engine, FallbackEngine)
     return Loaded(completer, time.monotonic() - t0, warnings)
-
-
-_origins: weakref.WeakKeyDictionary[object, Origin] = weakref.WeakKeyDictionary()
-
-
-def origin_of(backend: object) -> Origin | None:
-    """Where a loaded backend's models came from and why they were chosen."""
-    return _origins.get(backend)
 
 
 FAKE_FAULT = "fake-fault:"
@@ -173,9 +169,14 @@ class FakeBackend:
     and anything else with a short canned tail; never loads a model."""
 
     description = "fake backend (AIRGAP_LSP_FAKE_BACKEND)"
+    engine: Engine | None = None  # no model: code actions say so
+    health: Health | None = None
+    local_fallback = False
+    origin: Origin | None = None
 
     def __init__(self) -> None:
         self.calls = 0
+        self.settings = CompletionSettings()
 
     def forget(self, key: str) -> None:
         pass

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from completion.code_context import ContextProvider
 from completion.decoding import Decoded, FitSyntax, clean_output, decode
@@ -24,6 +24,10 @@ from completion.prompt import Prompt
 from completion.settings import CompletionSettings
 from completion.steady_context import SteadyContexts
 from context import Shape, as_if_enter, decide_shape, language_for, shape_completion
+
+if TYPE_CHECKING:
+    from completion.model_plan import Origin
+    from completion.remote.engines import Health
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +67,26 @@ class Suggestion:
 
 
 class Backend(Protocol):
-    """What the server needs from a completion backend."""
+    """What the server and the code actions use of a completion backend."""
 
     description: str
+    settings: CompletionSettings  # replaced when the client changes the options
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine code actions run on (None: no model, as with the fake backend)."""
+
+    @property
+    def health(self) -> Health | None:
+        """A remote engine's health, told as it changes (None: the model runs in process)."""
+
+    @property
+    def local_fallback(self) -> bool:
+        """Whether the local model completes while the remote engine is down."""
+
+    @property
+    def origin(self) -> Origin | None:
+        """Where the models came from and why they were chosen (None: not from a plan)."""
 
     def complete(self, request: CompletionRequest, cancelled: IsCancelled) -> Suggestion | None: ...
 
@@ -91,6 +112,9 @@ class Completer:
         self.engine = engine
         self.settings = settings
         self.context = context
+        self.health: Health | None = None  # set for a remote engine
+        self.local_fallback = False
+        self.origin: Origin | None = None  # set by the loader
         self.model = engine.target
         self._small: Engine | None = None
         self._steady = SteadyContexts()

@@ -1,4 +1,4 @@
-"""Code actions served by the local model (registered from lsp.server.register).
+"""Code actions served by the local model (handlers listed in lsp.server's HANDLERS table).
 
 Thin glue between LSP messages and `completion.actions`. The action list comes from the syntax
 tree alone (no model call); the chosen action runs on the model worker at ACTION priority in
@@ -118,115 +118,119 @@ class _Snapshot:
         return ls.document(self.doc.uri) is self.doc and self.doc.source is self.text
 
 
-def register_actions(server: AirgapServer) -> None:
-    """Register the code-action methods on the server."""
-    stats = ActionStats()
-    scratch = _Scratch()
+@dataclass
+class ActionState:
+    """What the code actions keep for one server: their counters and explanation files."""
 
-    @server.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=True),
-    )
-    async def code_action(
-        ls: AirgapServer, params: types.CodeActionParams
-    ) -> list[types.CodeAction] | None:
-        """List the actions for a range from the syntax tree alone (the model does not run)."""
-        doc = ls.document(params.text_document.uri)
-        if doc is None:
-            return None
-        stats.listed += 1
-        snap = _Snapshot.of(doc)
-        try:
-            actions = await _off_loop(lambda: _list_actions(ls, snap, params))
-        except TimeoutError:
-            log.warning("listing code actions took over %.0f s; none listed", _THREAD_S)
-            return []
-        only = params.context.only
-        if only:
-            actions = [a for a in actions if a.kind and any(_kind_matches(a.kind, o) for o in only)]
-        return actions
+    stats: ActionStats = field(default_factory=ActionStats)
+    scratch: _Scratch = field(default_factory=lambda: _Scratch())
 
-    @server.feature(types.CODE_ACTION_RESOLVE)
-    async def resolve(ls: AirgapServer, action: types.CodeAction) -> types.CodeAction:
-        """Run the model for the chosen action and attach its edit."""
-        data = action.data if isinstance(action.data, dict) else {}
-        doc = ls.document(str(data.get("uri", "")))
-        if doc is None:
-            ls.tell_user(f"{action.title}: the document is no longer open; nothing was changed")
-            return action
-        if data.get("doc") != doc.serial or data.get("version") != doc.version:
-            ls.tell_user(
-                f"{action.title}: the document changed since the actions were listed; "
-                "nothing was changed (ask for the actions again)"
-            )
-            return action
-        edit = await _resolve_edit(ls, stats, doc, data)
-        if edit is not None:
-            action.edit = edit
+
+CODE_ACTION_OPTIONS = types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=True)
+
+
+# -- handlers (registered from lsp.server's table) ----------------------------------------------
+
+
+async def code_action(
+    ls: AirgapServer, params: types.CodeActionParams
+) -> list[types.CodeAction] | None:
+    """List the actions for a range from the syntax tree alone (the model does not run)."""
+    doc = ls.document(params.text_document.uri)
+    if doc is None:
+        return None
+    ls.actions.stats.listed += 1
+    snap = _Snapshot.of(doc)
+    try:
+        actions = await _off_loop(lambda: _list_actions(ls, snap, params))
+    except TimeoutError:
+        log.warning("listing code actions took over %.0f s; none listed", _THREAD_S)
+        return []
+    only = params.context.only
+    if only:
+        actions = [a for a in actions if a.kind and any(_kind_matches(a.kind, o) for o in only)]
+    return actions
+
+
+async def resolve(ls: AirgapServer, action: types.CodeAction) -> types.CodeAction:
+    """Run the model for the chosen action and attach its edit."""
+    data = action.data if isinstance(action.data, dict) else {}
+    doc = ls.document(str(data.get("uri", "")))
+    if doc is None:
+        ls.tell_user(f"{action.title}: the document is no longer open; nothing was changed")
         return action
-
-    # Command handlers take no server parameter: pygls would evaluate its (type-checking only)
-    # annotation; they use `server` from this closure instead.
-    @server.command(EXPLAIN_COMMAND)
-    async def explain(*args: Any) -> None:
-        """Explain code: args [uri, range]; a markdown document, else a message."""
-        ls = server
-        doc, rng = _selection(ls, args)
-        if doc is None:
-            return
-
-        def plan(p: Parsed, s: _Snapshot) -> Plan:
-            start, end = s.offsets(*rng)
-            return plan_explain(p, start, end)
-
-        result = await _run(ls, stats, doc, plan)
-        if result is not None and result[0].markdown is not None:
-            await _show_markdown(ls, scratch, doc.uri, result[0].markdown)
-
-    @server.command(REWRITE_COMMAND)
-    async def rewrite(*args: Any) -> None:
-        """Rewrite a selection: args [uri, range, instruction]; applied with workspace/applyEdit."""
-        ls = server
-        doc, rng = _selection(ls, args)
-        if doc is None:
-            return
-        instruction = str(args[2]) if len(args) > 2 and args[2] else await _ask_instruction(ls)
-        if not instruction:
-            return
-
-        def plan(p: Parsed, s: _Snapshot) -> Plan:
-            start, end = s.offsets(*rng)
-            return plan_rewrite(p, start, end, instruction)
-
-        result = await _run(ls, stats, doc, plan)
-        if result is None:
-            return
-        edit = document_edit(EditSupport(ls.client_capabilities), doc, result[0].edits)
-        # Sent now, before anything else runs on the loop: the text is the planned one.
-        answer = ls.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label="airgap: rewrite selection")
+    if data.get("doc") != doc.serial or data.get("version") != doc.version:
+        ls.tell_user(
+            f"{action.title}: the document changed since the actions were listed; "
+            "nothing was changed (ask for the actions again)"
         )
-        try:
-            applied = await _answer(answer, "apply_edit")
-        except TimeoutError:
-            ls.tell_user("the editor did not answer the rewrite's edit in time")
-            return
-        except Exception as exc:  # an error answer
-            ls.tell_user(f"the editor refused the rewrite's edit: {exc}")
-            return
-        if not applied.applied:
-            ls.tell_user(f"the editor did not apply the rewrite: {applied.failure_reason or ''}")
+        return action
+    edit = await _resolve_edit(ls, ls.actions.stats, doc, data)
+    if edit is not None:
+        action.edit = edit
+    return action
 
-    @server.feature(STATS)
-    def action_stats(ls: AirgapServer, _params: Any) -> dict[str, Any]:
-        """Counters for tests and status displays (list calls never run the model)."""
-        return {
-            "listed": stats.listed,
-            "modelRuns": stats.model_runs,
-            "cancelled": stats.cancelled,
-            "workerJobs": ls.worker.jobs_run,
-            "last": stats.last,
-        }
+
+# The commands' bodies; lsp.server registers them (pygls evaluates a command handler's
+# annotations, and AirgapServer is only a type-checking import here).
+async def explain(ls: AirgapServer, *args: Any) -> None:
+    """Explain code: args [uri, range]; a markdown document, else a message."""
+    doc, rng = _selection(ls, args)
+    if doc is None:
+        return
+
+    def plan(p: Parsed, s: _Snapshot) -> Plan:
+        start, end = s.offsets(*rng)
+        return plan_explain(p, start, end)
+
+    result = await _run(ls, ls.actions.stats, doc, plan)
+    if result is not None and result[0].markdown is not None:
+        await _show_markdown(ls, ls.actions.scratch, doc.uri, result[0].markdown)
+
+
+async def rewrite(ls: AirgapServer, *args: Any) -> None:
+    """Rewrite a selection: args [uri, range, instruction]; applied with workspace/applyEdit."""
+    doc, rng = _selection(ls, args)
+    if doc is None:
+        return
+    instruction = str(args[2]) if len(args) > 2 and args[2] else await _ask_instruction(ls)
+    if not instruction:
+        return
+
+    def plan(p: Parsed, s: _Snapshot) -> Plan:
+        start, end = s.offsets(*rng)
+        return plan_rewrite(p, start, end, instruction)
+
+    result = await _run(ls, ls.actions.stats, doc, plan)
+    if result is None:
+        return
+    edit = document_edit(EditSupport(ls.client_capabilities), doc, result[0].edits)
+    # Sent now, before anything else runs on the loop: the text is the planned one.
+    answer = ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=edit, label="airgap: rewrite selection")
+    )
+    try:
+        applied = await _answer(answer, "apply_edit")
+    except TimeoutError:
+        ls.tell_user("the editor did not answer the rewrite's edit in time")
+        return
+    except Exception as exc:  # an error answer
+        ls.tell_user(f"the editor refused the rewrite's edit: {exc}")
+        return
+    if not applied.applied:
+        ls.tell_user(f"the editor did not apply the rewrite: {applied.failure_reason or ''}")
+
+
+def action_stats(ls: AirgapServer, _params: Any) -> dict[str, Any]:
+    """Counters for tests and status displays (list calls never run the model)."""
+    stats = ls.actions.stats
+    return {
+        "listed": stats.listed,
+        "modelRuns": stats.model_runs,
+        "cancelled": stats.cancelled,
+        "workerJobs": ls.worker.jobs_run,
+        "last": stats.last,
+    }
 
 
 # -- listing ------------------------------------------------------------------------------------
@@ -391,7 +395,7 @@ async def _run(
         ls.tell_user("preparing the action took too long; nothing was changed")
         return None
     backend = await ls.ready_backend()
-    engine = getattr(backend, "engine", None)
+    engine = backend.engine if backend is not None else None
     if engine is None:
         reason = ls.state.load_error or (backend.description if backend else "no model loaded")
         ls.tell_user(f"the model is not available for code actions ({reason})")

@@ -1,8 +1,9 @@
 """The language server: thin glue between LSP messages and the completion runtime.
 
-Every registered method is listed in `register` (one place). Handlers convert positions and
-documents to text + offsets, hand the model work to the single model worker thread and convert
-the result back; the event loop never runs the model.
+Every registered method is listed in HANDLERS and COMMANDS (one place, code actions' included),
+each handler a module-level function. Handlers convert positions and documents to text +
+offsets, hand the model work to the single model worker thread and convert the result back; the
+event loop never runs the model.
 """
 
 from __future__ import annotations
@@ -11,21 +12,21 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from completion.backend import BackendError, Loaded, load_backend, origin_of
+from completion.backend import BackendError, Loaded, load_backend
 from completion.code_context import ContextProvider
 from completion.completer import Backend, CompletionRequest, Suggestion
 from completion.session import CompletionSession
 from completion.settings import Settings
 from completion.worker import INTERACTIVE, ModelWorker
-from lsp import __version__, logs
-from lsp.actions import register_actions
+from lsp import __version__, actions, logs
 from lsp.documents import Document, file_path, open_document, uri_key, use_documents
 from lsp.logs import ClientLog
 from lsp.options import parse_settings
@@ -51,7 +52,7 @@ class State:
     load_error: str | None = None
     loading: asyncio.Future[Any] | None = None
     last_latency_ms: float | None = None
-    completions_served: int = 0
+    init_problems: list[str] = field(default_factory=list)  # told once initialized
 
 
 class AirgapServer(LanguageServer):
@@ -61,6 +62,7 @@ class AirgapServer(LanguageServer):
         self.worker = ModelWorker()
         self.session = CompletionSession(self.worker)
         self.context = ContextProvider()
+        self.actions = actions.ActionState()
         self.loading_started = asyncio.Event()
         self.client_log: ClientLog | None = None  # set by `serve`: log records to the client
 
@@ -68,7 +70,7 @@ class AirgapServer(LanguageServer):
 
     def status(self, state: str, message: str = "", last: Suggestion | None = None) -> None:
         model = self.state.backend.description if self.state.backend else ""
-        origin = origin_of(self.state.backend) if self.state.backend else None
+        origin = self.state.backend.origin if self.state.backend else None
         params: dict[str, Any] = {
             "state": state,
             "message": message,
@@ -157,12 +159,11 @@ class AirgapServer(LanguageServer):
     def _watch_engine(self, backend: Backend) -> None:
         """A remote engine's health: one message when it stops answering, the status while it
         is down and when it is back (its listener runs on the model worker)."""
-        engine = getattr(backend, "engine", None)
-        health = getattr(engine, "health", None)
+        health = backend.health
         if health is None:
             return
         loop = asyncio.get_running_loop()
-        fallback = getattr(engine, "local", None) is not None
+        fallback = backend.local_fallback
 
         def show(ok: bool, message: str) -> None:
             if self.state.backend is not backend:
@@ -175,7 +176,10 @@ class AirgapServer(LanguageServer):
             self.tell_user(message, types.MessageType.Error)
             self.status("ready" if fallback else "error", message)
 
-        health.listen(lambda ok, message: loop.call_soon_threadsafe(show, ok, message))
+        def told(ok: bool, message: str) -> None:  # on the model worker
+            loop.call_soon_threadsafe(show, ok, message)
+
+        health.listen(told)
         if not health.ok:  # told among the load's warnings; the status says it too
             self.status("ready" if fallback else "error", health.message)
 
@@ -252,7 +256,6 @@ class AirgapServer(LanguageServer):
         if suggestion is None:
             return None
         self.state.last_latency_ms = round((time.monotonic() - t0) * 1000, 1)
-        self.state.completions_served += 1
         self.status("ready", f"{suggestion.generated_tokens} tokens", last=suggestion)
         return suggestion, offset, index
 
@@ -335,144 +338,187 @@ def _word_start(line_prefix: str) -> int:
     return i
 
 
-def register(server: AirgapServer) -> None:
-    """Every LSP method the server handles."""
+# -- handlers: one module-level function per LSP method, listed in HANDLERS ----------------
 
-    @server.feature(types.INITIALIZE)
-    def initialize(ls: AirgapServer, params: types.InitializeParams) -> None:
-        """Read initializationOptions."""
-        use_documents(ls.protocol)  # before any didOpen: documents with LSP line ends
-        if ls.client_log is not None:
-            ls.client_log.connect()
-        settings, problems = parse_settings(params.initialization_options, ls.state.settings)
-        _apply_log_settings(ls, settings)
-        ls.state.settings = settings
-        ls._init_problems = problems  # type: ignore[attr-defined]
-        folders = [f.uri for f in params.workspace_folders or []] or [params.root_uri or ""]
-        ls.context.add_roots([p for p in map(file_path, folders) if p])
 
-    @server.feature(types.INITIALIZED)
-    async def initialized(ls: AirgapServer, _params: types.InitializedParams) -> None:
-        """Report option problems, pull workspace configuration, start loading the models."""
-        for problem in getattr(ls, "_init_problems", []):
-            ls.tell_user(problem)
-        await pull_configuration(ls, reload=False)
-        ls.start_loading()
+def initialize(ls: AirgapServer, params: types.InitializeParams) -> None:
+    """Read initializationOptions and the workspace folders."""
+    use_documents(ls.protocol)  # before any didOpen: documents with LSP line ends
+    if ls.client_log is not None:
+        ls.client_log.connect()
+    settings, problems = parse_settings(params.initialization_options, ls.state.settings)
+    _apply_log_settings(ls, settings)
+    ls.state.settings = settings
+    ls.state.init_problems = problems
+    folders = [f.uri for f in params.workspace_folders or []] or [params.root_uri or ""]
+    ls.context.add_roots([p for p in map(file_path, folders) if p])
 
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(
-        ls: AirgapServer, params: types.DidChangeConfigurationParams
-    ) -> None:
-        """Apply new settings; reload the models if they changed."""
-        raw = params.settings.get(CONFIG_SECTION) if isinstance(params.settings, dict) else None
-        if raw is not None:
-            apply_settings(ls, raw)
-        else:
-            await pull_configuration(ls, reload=True)
 
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(
-        ls: AirgapServer, params: types.InlineCompletionParams
-    ) -> types.InlineCompletionList | None:
-        """Ghost text at the cursor."""
-        doc = ls.document(params.text_document.uri)
-        if doc is None:
-            return None
-        result = await ls.suggest(doc, params.position)
-        if result is None:
-            return types.InlineCompletionList(items=[])
-        suggestion, offset, index = result
-        cursor = types.Range(start=_position(index, offset), end=_position(index, offset))
-        return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text=suggestion.text, range=cursor)]
-        )
+async def initialized(ls: AirgapServer, _params: types.InitializedParams) -> None:
+    """Report option problems, pull workspace configuration, start loading the models."""
+    for problem in ls.state.init_problems:
+        ls.tell_user(problem)
+    await pull_configuration(ls, reload=False)
+    ls.start_loading()
 
-    @server.feature(
-        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
+
+async def did_change_configuration(
+    ls: AirgapServer, params: types.DidChangeConfigurationParams
+) -> None:
+    """Apply new settings; reload the models if they changed."""
+    raw = params.settings.get(CONFIG_SECTION) if isinstance(params.settings, dict) else None
+    if raw is not None:
+        apply_settings(ls, raw)
+    else:
+        await pull_configuration(ls, reload=True)
+
+
+async def inline_completion(
+    ls: AirgapServer, params: types.InlineCompletionParams
+) -> types.InlineCompletionList | None:
+    """Ghost text at the cursor."""
+    doc = ls.document(params.text_document.uri)
+    if doc is None:
+        return None
+    result = await ls.suggest(doc, params.position)
+    if result is None:
+        return types.InlineCompletionList(items=[])
+    suggestion, offset, index = result
+    cursor = types.Range(start=_position(index, offset), end=_position(index, offset))
+    return types.InlineCompletionList(
+        items=[types.InlineCompletionItem(insert_text=suggestion.text, range=cursor)]
     )
-    async def completion(
-        ls: AirgapServer, params: types.CompletionParams
-    ) -> types.CompletionList | None:
-        """The suggestion as one completion item, for clients without inline completion."""
-        doc = ls.document(params.text_document.uri)
-        if doc is None:
-            return None
-        result = await ls.suggest(doc, params.position)
-        if result is None:
-            return types.CompletionList(is_incomplete=True, items=[])
-        suggestion, offset, index = result
-        line_start = index.line_start(offset)
-        word_start = line_start + _word_start(index.text[line_start:offset])
-        word = index.text[word_start:offset]
-        first_line = suggestion.text.split("\n", 1)[0].strip() or suggestion.text.strip()
-        return types.CompletionList(
-            is_incomplete=True,
-            items=[
-                types.CompletionItem(
-                    label=(word + first_line)[:80],
-                    kind=types.CompletionItemKind.Text,
-                    detail="airgap",
-                    filter_text=word + suggestion.text,
-                    sort_text="0",
-                    preselect=True,
-                    text_edit=types.TextEdit(
-                        range=types.Range(
-                            start=_position(index, word_start), end=_position(index, offset)
-                        ),
-                        new_text=word + suggestion.text,
+
+
+async def completion(
+    ls: AirgapServer, params: types.CompletionParams
+) -> types.CompletionList | None:
+    """The suggestion as one completion item, for clients without inline completion."""
+    doc = ls.document(params.text_document.uri)
+    if doc is None:
+        return None
+    result = await ls.suggest(doc, params.position)
+    if result is None:
+        return types.CompletionList(is_incomplete=True, items=[])
+    suggestion, offset, index = result
+    line_start = index.line_start(offset)
+    word_start = line_start + _word_start(index.text[line_start:offset])
+    word = index.text[word_start:offset]
+    first_line = suggestion.text.split("\n", 1)[0].strip() or suggestion.text.strip()
+    return types.CompletionList(
+        is_incomplete=True,
+        items=[
+            types.CompletionItem(
+                label=(word + first_line)[:80],
+                kind=types.CompletionItemKind.Text,
+                detail="airgap",
+                filter_text=word + suggestion.text,
+                sort_text="0",
+                preselect=True,
+                text_edit=types.TextEdit(
+                    range=types.Range(
+                        start=_position(index, word_start), end=_position(index, offset)
                     ),
-                    insert_text_format=types.InsertTextFormat.PlainText,
-                )
-            ],
-        )
+                    new_text=word + suggestion.text,
+                ),
+                insert_text_format=types.InsertTextFormat.PlainText,
+            )
+        ],
+    )
 
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: AirgapServer, params: types.DidOpenTextDocumentParams) -> None:
-        """Parse the document and note it as viewed."""
-        doc = ls.document(params.text_document.uri)
-        if doc is not None:
-            ls.context.open(doc.key, _fs_path(doc.uri), doc.language_id or "", doc.source)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: AirgapServer, params: types.DidChangeTextDocumentParams) -> None:
-        """Re-parse incrementally with the very edits the document applied."""
-        doc = ls.document(params.text_document.uri)
-        if doc is None or ls.context.text(doc.key) is None:
-            return
-        edits = doc.take_edits()
-        if edits is None:
-            ls.context.change(doc.key, (), full_text=doc.source)
-            return
-        ls.context.change(doc.key, edits)
-        if ls.context.text(doc.key) != doc.source:  # never let the two copies drift apart
-            log.warning("context text out of sync for %s; resynchronised", doc.uri)
-            ls.context.change(doc.key, (), full_text=doc.source)
+def did_open(ls: AirgapServer, params: types.DidOpenTextDocumentParams) -> None:
+    """Parse the document and note it as viewed."""
+    doc = ls.document(params.text_document.uri)
+    if doc is not None:
+        ls.context.open(doc.key, _fs_path(doc.uri), doc.language_id or "", doc.source)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: AirgapServer, params: types.DidSaveTextDocumentParams) -> None:
-        """Refresh the saved file in the workspace index."""
-        ls.context.saved(_fs_path(params.text_document.uri))
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> None:
-        """Forget the document's trees, cached suggestions and kept prompt context."""
-        key = uri_key(params.text_document.uri)
-        ls.session.forget(key)
-        ls.context.close(key)
-        if ls.state.backend is not None:
-            ls.state.backend.forget(key)
+def did_change(ls: AirgapServer, params: types.DidChangeTextDocumentParams) -> None:
+    """Re-parse incrementally with the very edits the document applied."""
+    doc = ls.document(params.text_document.uri)
+    if doc is None or ls.context.text(doc.key) is None:
+        return
+    edits = doc.take_edits()
+    if edits is None:
+        ls.context.change(doc.key, (), full_text=doc.source)
+        return
+    ls.context.change(doc.key, edits)
+    if ls.context.text(doc.key) != doc.source:  # never let the two copies drift apart
+        log.warning("context text out of sync for %s; resynchronised", doc.uri)
+        ls.context.change(doc.key, (), full_text=doc.source)
 
-    @server.feature(STATS)
-    def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:
-        """Counters since start (requests, cache hits, cancellations, tokens...)."""
-        return dict(ls.session.stats)
 
-    register_actions(server)
+def did_save(ls: AirgapServer, params: types.DidSaveTextDocumentParams) -> None:
+    """Refresh the saved file in the workspace index."""
+    ls.context.saved(_fs_path(params.text_document.uri))
 
-    @server.feature(types.SHUTDOWN)
-    def shutdown(ls: AirgapServer, _params: Any) -> None:
-        """Stop the model worker."""
-        ls.worker.close(timeout=2.0)
+
+def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> None:
+    """Forget the document's trees, cached suggestions and kept prompt context."""
+    key = uri_key(params.text_document.uri)
+    ls.session.forget(key)
+    ls.context.close(key)
+    if ls.state.backend is not None:
+        ls.state.backend.forget(key)
+
+
+def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:
+    """Counters since start (requests, cache hits, cancellations, tokens...)."""
+    return dict(ls.session.stats)
+
+
+# Commands are declared here, where AirgapServer is defined: pygls evaluates a command
+# handler's annotations to convert its arguments.
+async def explain(ls: AirgapServer, *args: Any) -> None:
+    """Explain code: args [uri, range]; a markdown document, else a message."""
+    await actions.explain(ls, *args)
+
+
+async def rewrite_selection(ls: AirgapServer, *args: Any) -> None:
+    """Rewrite a selection: args [uri, range, instruction]; applied with workspace/applyEdit."""
+    await actions.rewrite(ls, *args)
+
+
+def shutdown(ls: AirgapServer, _params: Any) -> None:
+    """Stop the model worker."""
+    ls.worker.close(timeout=2.0)
+
+
+# Every LSP method the server handles: (method, handler, registration options).
+HANDLERS: tuple[tuple[str, Callable[..., Any], Any], ...] = (
+    (types.INITIALIZE, initialize, None),
+    (types.INITIALIZED, initialized, None),
+    (types.WORKSPACE_DID_CHANGE_CONFIGURATION, did_change_configuration, None),
+    (types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_completion, types.InlineCompletionOptions()),
+    (
+        types.TEXT_DOCUMENT_COMPLETION,
+        completion,
+        types.CompletionOptions(trigger_characters=[".", "(", " "]),
+    ),
+    (types.TEXT_DOCUMENT_DID_OPEN, did_open, None),
+    (types.TEXT_DOCUMENT_DID_CHANGE, did_change, None),
+    (types.TEXT_DOCUMENT_DID_SAVE, did_save, None),
+    (types.TEXT_DOCUMENT_DID_CLOSE, did_close, None),
+    (STATS, stats, None),
+    (types.TEXT_DOCUMENT_CODE_ACTION, actions.code_action, actions.CODE_ACTION_OPTIONS),
+    (types.CODE_ACTION_RESOLVE, actions.resolve, None),
+    (actions.STATS, actions.action_stats, None),
+    (types.SHUTDOWN, shutdown, None),
+)
+# workspace/executeCommand: (command, handler).
+COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    (actions.EXPLAIN_COMMAND, explain),
+    (actions.REWRITE_COMMAND, rewrite_selection),
+)
+
+
+def register(server: AirgapServer) -> None:
+    """Register HANDLERS and COMMANDS on the server."""
+    for method, handler, options in HANDLERS:
+        server.feature(method, options)(handler)
+    for command, handler in COMMANDS:
+        server.command(command)(handler)
 
 
 async def pull_configuration(ls: AirgapServer, reload: bool) -> None:
@@ -500,9 +546,8 @@ def apply_settings(ls: AirgapServer, raw: Any, reload: bool = True) -> None:
     models_changed = settings.models != ls.state.settings.models
     _apply_log_settings(ls, settings)
     ls.state.settings = settings
-    backend = ls.state.backend
-    if backend is not None and hasattr(backend, "settings"):
-        backend.settings = settings.completion
+    if ls.state.backend is not None:
+        ls.state.backend.settings = settings.completion
     if reload and models_changed:
         ls.start_loading()
 

@@ -614,7 +614,7 @@ def settings(**models_options: Any) -> Settings:
 
 def test_auto_loads_the_qwen35_pair_and_speculates(machine, qwen35, monkeypatch):
     from completion import model_plan
-    from completion.backend import load_backend, origin_of
+    from completion.backend import load_backend
 
     lmstudio(
         machine,
@@ -630,7 +630,7 @@ def test_auto_loads_the_qwen35_pair_and_speculates(machine, qwen35, monkeypatch)
     assert engine.draft is not None, loaded.warnings
     assert engine.target.path.name == "Qwen3.5-9B-Q4_K_M.gguf"
     assert engine.draft.path.name == "Qwen3.5-0.8B-Q4_K_M.gguf"
-    origin = origin_of(loaded.backend)
+    origin = loaded.backend.origin
     assert origin is not None and origin.source == "lmstudio"
     assert origin.choice.startswith("auto: Qwen3.5-9B") and "16.0 GB of RAM" in origin.choice
     # With 8 GB the 4B is chosen, with the same draft.
