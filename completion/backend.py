@@ -1,9 +1,11 @@
 """Building a completion backend from settings.
 
 Owns model loading (resolving names to files, loading target and draft, creating the engine)
-with progress reports, and the fake backend that protocol tests and editor-plugin tests use
-(selected with AIRGAP_LSP_FAKE_BACKEND=1) so they run without any model; its loads can be made
-to fail like real ones (`_fake_fault`).
+with progress reports: the engine starts from this machine's cached calibration (the first time,
+from a quick measurement of the prompt speed alone; `calibration`), and the draft model is
+loaded only where that calibration says it can pay, or when asked for. Also the fake backend
+that protocol tests and editor-plugin tests use (selected with AIRGAP_LSP_FAKE_BACKEND=1) so
+they run without any model; its loads can be made to fail like real ones (`_fake_fault`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ import dataclasses
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from completion import calibration
+from completion.calibration import CalibrationCache, Key, Measurement, Refresh
 from completion.code_context import ContextProvider
 from completion.completer import Backend, Completer, CompletionRequest, Suggestion, line_around
-from completion.engine import Engine, IsCancelled
+from completion.engine import DecodeOptions, Engine, IsCancelled
 from completion.model_plan import Origin, plan_models
-from completion.models import ModelError
+from completion.models import AUTO, ModelError
 from completion.runtime import Model, RuntimeError_
 from completion.settings import CompletionSettings, Settings
 
@@ -72,8 +77,32 @@ def load_backend(
         target = Model(plan.target, gpu_layers=m.gpu_layers)
     except (ModelError, RuntimeError_) as exc:
         raise BackendError(str(exc)) from exc
+    cache = CalibrationCache()
+    target_key = Key.of(plan.target, m.threads, m.gpu_layers)
+    target_costs = cache.get(target_key)
     draft = None
+    draft_key = draft_costs = None
+    load_draft = False
     if plan.draft is not None:
+        draft_key = Key.of(plan.draft, m.threads, m.gpu_layers)
+        draft_costs = cache.get(draft_key)
+        decision = calibration.decide_draft(
+            target_costs,
+            draft_costs,
+            plan.target.stat().st_size,
+            plan.draft.stat().st_size,
+            m.gpu_layers,
+            DecodeOptions().draft_max,
+            forced=draft_asked_for(settings),
+        )
+        log.info(
+            "draft model %s %s: %s",
+            plan.draft.name,
+            "loaded" if decision.load else "not loaded",
+            decision.reason,
+        )
+        load_draft = decision.load
+    if plan.draft is not None and load_draft:
         try:
             say(f"loading draft {plan.draft.name}", 60)
             draft = Model(plan.draft, gpu_layers=m.gpu_layers)
@@ -93,11 +122,17 @@ def load_backend(
         raise BackendError(str(exc)) from exc
     if engine.draft_warning:
         warnings.append(engine.draft_warning)
-    say("measuring this machine's decode costs", 95)
-    try:
-        engine.calibrate()
-    except RuntimeError_ as exc:  # the model loaded but cannot evaluate a batch here
-        raise BackendError(f"the model failed its first evaluation: {exc}") from exc
+    measurement = Measurement(engine)
+    if target_costs is not None:
+        calibration.apply(engine, target_costs, draft_costs if engine.draft else None)
+    else:
+        # Nothing measured on this machine yet: only the prompt speed, which the first
+        # request's prompt budget needs; the rest is measured after the first suggestion.
+        say("measuring this machine's prompt speed", 95)
+        try:
+            calibration.estimate_prompt_speed(engine, measurement)
+        except RuntimeError_ as exc:  # the model loaded but cannot evaluate a batch here
+            raise BackendError(f"the model failed its first evaluation: {exc}") from exc
     # Token healing's vocabulary index (≈ 0.5 s): built now, not on the first keystroke.
     target.piece_index()
     if settings.completion.single_line_model == "draft" and engine.draft is not None:
@@ -105,7 +140,26 @@ def load_backend(
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
     completer.origin = plan.origin
+    _refreshes[completer] = Refresh(
+        engine, cache, target_key, draft_key if engine.draft else None, measurement
+    )
     return Loaded(completer, time.monotonic() - t0, warnings)
+
+
+def draft_asked_for(settings: Settings) -> bool:
+    """The draft model is loaded whatever the costs when the settings ask for it: named (not
+    `auto`), drafting only with it, or writing single lines."""
+    name = settings.models.draft.strip().lower()
+    c = settings.completion
+    return (name not in ("", AUTO)) or c.drafting == "model" or c.single_line_model == "draft"
+
+
+_refreshes: weakref.WeakKeyDictionary[object, Refresh] = weakref.WeakKeyDictionary()
+
+
+def calibration_refresh(backend: object) -> Refresh | None:
+    """The background calibration of a loaded local backend (None for others)."""
+    return _refreshes.get(backend)
 
 
 def _load_remote(

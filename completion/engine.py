@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from completion import calibration
 from completion.adaptive import CostModel
 from completion.drafting import (
     DraftCounts,
@@ -242,37 +243,13 @@ class Engine:
 
     def calibrate(self, sizes: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> dict[str, object]:
         """Measure, on this hardware, a target step and verification batches of several
-        sizes, and a draft-model step; the cost model starts from these numbers."""
-        tokens = self.target.tokenize(
-            "def calibrate(x):\n    return [x * i for i in range(64)]\n" * 8
-        )
-        seq = self.tcache.slots[-1]
-        self.tcache.drop(seq)
-
-        def best_of(llama: LlamaContext, n: int, s: int) -> float:
-            times = []
-            for _ in range(2 if n < 8 else 1):  # small batches are the noisy ones
-                t0 = time.perf_counter()
-                llama.decode(tokens[:n], 0, seq=s, logits="all")
-                times.append((time.perf_counter() - t0) * 1000)
-                llama.seq_rm(s, -1, -1)
-            return min(times)
-
-        best_of(self.target_llama, 8, seq.seq)  # warm-up: first touches of the weights
-        verify = {n: best_of(self.target_llama, n, seq.seq) for n in sizes}
-        n_prompt = min(64, len(tokens))
-        self.prompt_ms_per_token = best_of(self.target_llama, n_prompt, seq.seq) / n_prompt
-        draft_ms = None
-        if self.dcache is not None:
-            best_of(self.dcache.llama, 4, self.draft_scratch)
-            draft_ms = best_of(self.dcache.llama, 1, self.draft_scratch)
-        self.costs.calibrate(verify, draft_ms)
-        self.calibration = {
-            "verify_ms": verify,
-            "draft_step_ms": draft_ms,
-            "prompt_ms_per_token": self.prompt_ms_per_token,
-        }
-        log.info("calibrated: verify ms by batch size %s, draft step %s ms", verify, draft_ms)
+        sizes, the prompt speed and a draft-model step, all at once (benchmarks; the server
+        measures in the background and caches, `completion.calibration`); the cost model
+        starts from these numbers."""
+        measurement = calibration.Measurement(self, sizes)
+        measurement.run()
+        calibration.apply(self, measurement.target_costs(), measurement.draft_costs())
+        log.info("calibrated: %s", self.calibration)
         return self.calibration
 
     def tokens_to_evaluate(self, key: str, prompt: Sequence[int]) -> int:
