@@ -27,6 +27,7 @@ from context import (
     collect_context,
     language_for,
 )
+from context.assemble import DefinitionCache, related_documents
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class ContextProvider:
         self.syntax = SyntaxCache()
         self.ring = ChunkRing()
         self.index = WorkspaceIndex()
+        self.definitions = DefinitionCache()
         self.roots: list[str] = []
         self._docs: dict[str, DocInfo] = {}
         self._lock = threading.Lock()
@@ -72,9 +74,28 @@ class ContextProvider:
         return self.syntax.text(uri)
 
     def close(self, uri: str) -> None:
+        """Forget the document: its tree and the definitions kept for its path."""
         with self._lock:
-            self._docs.pop(uri, None)
+            info = self._docs.pop(uri, None)
         self.syntax.close(uri)
+        if info is not None and not self._path_open(info.path):
+            self.definitions.forget(info.path)
+
+    def _path_open(self, path: str) -> bool:
+        with self._lock:
+            return any(d.path == path for d in self._docs.values())
+
+    def related(self, uri: str, language_id: str, path: str) -> list[OpenDocument]:
+        """The other open documents related to this one (`context.related_documents`, the one
+        rule), in the order they were opened, with their current text and tree."""
+        with self._lock:
+            others = [d for d in self._docs.values() if d.uri != uri]
+        out = []
+        for d in related_documents(language_id or None, path, others):
+            text = self.syntax.text(d.uri)
+            if text is not None:
+                out.append(OpenDocument(d.path, text, d.language_id, self.syntax.tree(d.uri)))
+        return out
 
     def saved(self, path: str) -> None:
         """Re-index a saved file on the index's thread (never on the caller's)."""
@@ -107,15 +128,6 @@ class ContextProvider:
         extra_fraction: float = 0.4,
         suffix_fraction: float = 0.25,
     ) -> CodeContext:
-        with self._lock:
-            others = [d for d in self._docs.values() if d.uri != uri]
-        open_documents = []
-        for d in others:
-            other_text = self.syntax.text(d.uri)
-            if other_text is not None:
-                open_documents.append(
-                    OpenDocument(d.path, other_text, d.language_id, self.syntax.tree(d.uri))
-                )
         return collect_context(
             ContextRequest(
                 text=text,
@@ -125,7 +137,8 @@ class ContextProvider:
                 budget=budget,
                 language_id=language_id or None,
                 tree=self.tree_for(uri, text),
-                open_documents=open_documents,
+                open_documents=self.related(uri, language_id, path),
+                definitions=self.definitions,
                 ring=self.ring,
                 index=self.index if self.roots else None,
                 workspace_root=self.roots[0] if self.roots else None,

@@ -16,6 +16,10 @@ Budget: `budget` tokens in total as measured by `count_tokens`. `extra_fraction`
 to `files` (each entry costs `count_tokens(path + "\\n") + file_overhead_tokens +
 count_tokens(text)`), the rest to the windows, of which the suffix may take
 `suffix_fraction` and the prefix the remainder. Every part is checked exactly.
+
+Holds no state of its own: definitions extracted from documents are kept in the
+`DefinitionCache` the request carries (its owner tells it when a document closes), and
+`related_documents` is the one rule for which other open documents are context.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import tree_sitter as ts
 
@@ -41,6 +46,19 @@ from context.windows import fit_head, prefix_window, suffix_window
 from context.workspace import WorkspaceIndex
 
 TokenCounter = Callable[[str], int]
+
+
+class _Described(Protocol):
+    """An open document as `related_documents` sees it."""
+
+    @property
+    def language_id(self) -> str | None: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+_D = TypeVar("_D", bound=_Described)
 
 _FAMILY = {"typescript": "js", "tsx": "js", "javascript": "js", "c": "c", "cpp": "c"}
 _MAX_NAMES = 40
@@ -77,6 +95,7 @@ class ContextRequest:
     extra_fraction: float = 0.4
     suffix_fraction: float = 0.25
     file_overhead_tokens: int = 1
+    definitions: DefinitionCache | None = None  # None: extracted anew for this request
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +237,7 @@ def _build_prefix(
             end_line = imp.start_line + imp.text.count("\n")
             pieces.append(_Piece("import", request.path, imp.start_line, end_line, imp.text, 50))
     rank = {n: i for i, n in enumerate(names)}
-    for d in _local_definitions(request.path, source, tree, lang, first, frozenset(names)):
+    for d in _local_definitions(request, source, tree, lang, first, frozenset(names)):
         if d.name in rank:
             pieces.append(
                 _Piece(
@@ -277,14 +296,66 @@ def _render_head(pieces: list[_Piece], lang: Language) -> str:
     return "\n".join(lines) + "\n"
 
 
-_local_cache: OrderedDict[str, tuple[str, frozenset[str], tuple[Definition, ...]]] = OrderedDict()
-_defs_cache: OrderedDict[tuple[str, str], tuple[str, tuple[Definition, ...]]] = OrderedDict()
-_cache_lock = threading.Lock()
-_CACHE_SIZE = 64
+class DefinitionCache:
+    """Definitions extracted from documents, kept while the text they came from holds: the
+    current file's top-level definitions above the window (by path, while the text above the
+    window and the names asked for are the same) and other open documents' definitions (by
+    path and language, while their text is the same). Thread-safe; owned by whoever owns the
+    documents (`completion.code_context.ContextProvider`), which tells it when one closes."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._local: OrderedDict[str, tuple[str, frozenset[str], tuple[Definition, ...]]] = (
+            OrderedDict()
+        )
+        self._documents: OrderedDict[tuple[str, str], tuple[str, tuple[Definition, ...]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def local(self, path: str, head: str, names: frozenset[str]) -> tuple[Definition, ...] | None:
+        with self._lock:
+            hit = self._local.get(path)
+            return hit[2] if hit is not None and hit[1] == names and hit[0] == head else None
+
+    def keep_local(
+        self, path: str, head: str, names: frozenset[str], defs: tuple[Definition, ...]
+    ) -> None:
+        with self._lock:
+            self._local[path] = (head, names, defs)
+            self._local.move_to_end(path)
+            while len(self._local) > self.size:
+                self._local.popitem(last=False)
+
+    def document(self, key: tuple[str, str], text: str) -> tuple[Definition, ...] | None:
+        with self._lock:
+            hit = self._documents.get(key)
+            return hit[1] if hit is not None and hit[0] == text else None
+
+    def keep_document(self, key: tuple[str, str], text: str, defs: tuple[Definition, ...]) -> None:
+        with self._lock:
+            self._documents[key] = (text, defs)
+            self._documents.move_to_end(key)
+            while len(self._documents) > self.size:
+                self._documents.popitem(last=False)
+
+    def forget(self, path: str) -> None:
+        """A document closed: what was kept for its path goes. (Completion requests name the
+        current file by its base name, so its entry may be kept under that.)"""
+        with self._lock:
+            self._local.pop(path, None)
+            self._local.pop(os.path.basename(path), None)
+            for key in [k for k in self._documents if k[0] == path]:
+                del self._documents[key]
 
 
 def _local_definitions(
-    path: str, source: SourceText, tree: ts.Tree, lang: Language, end: int, names: frozenset[str]
+    request: ContextRequest,
+    source: SourceText,
+    tree: ts.Tree,
+    lang: Language,
+    end: int,
+    names: frozenset[str],
 ) -> tuple[Definition, ...]:
     """Top-level definitions named in `names` ending before the line of `end`.
 
@@ -293,11 +364,11 @@ def _local_definitions(
     The window start is quantized, so while the user types inside the window the text
     above it, and this cache entry, stay the same.
     """
+    path, cache = request.path, request.definitions
     head = source.text[:end]
-    with _cache_lock:
-        hit = _local_cache.get(path)
-        if hit is not None and hit[1] == names and hit[0] == head:
-            return hit[2]
+    hit = cache.local(path, head, names) if cache is not None else None
+    if hit is not None:
+        return hit
     end_line = source.line_of(end)
     defs = tuple(
         d
@@ -312,35 +383,41 @@ def _local_definitions(
         )
         if d.end_line < end_line and d.top_level
     )
-    with _cache_lock:
-        _local_cache[path] = (head, names, defs)
-        _local_cache.move_to_end(path)
-        while len(_local_cache) > _CACHE_SIZE:
-            _local_cache.popitem(last=False)
+    if cache is not None:
+        cache.keep_local(path, head, names, defs)
     return defs
 
 
 # -- extra files ------------------------------------------------------------------------------
 
 
-def _document_definitions(doc: OpenDocument, lang: Language) -> tuple[Definition, ...]:
-    key = (doc.path, lang.name)
-    with _cache_lock:
-        hit = _defs_cache.get(key)
-        if hit is not None and hit[0] == doc.text:
-            return hit[1]
+def _document_definitions(
+    request: ContextRequest, doc: OpenDocument, lang: Language
+) -> tuple[Definition, ...]:
+    key, cache = (doc.path, lang.name), request.definitions
+    hit = cache.document(key, doc.text) if cache is not None else None
+    if hit is not None:
+        return hit
     tree = doc.tree if doc.tree is not None else parse(doc.text, lang)
     defs = () if tree is None else extract_definitions(SourceText(doc.text), tree, lang, doc.path)
-    with _cache_lock:
-        _defs_cache[key] = (doc.text, defs)
-        _defs_cache.move_to_end(key)
-        while len(_defs_cache) > _CACHE_SIZE:
-            _defs_cache.popitem(last=False)
+    if cache is not None:
+        cache.keep_document(key, doc.text, defs)
     return defs
 
 
 def _same_family(a: Language, b: Language | None) -> bool:
     return b is not None and _FAMILY.get(a.name, a.name) == _FAMILY.get(b.name, b.name)
+
+
+def related_documents(language_id: str | None, path: str, others: Sequence[_D]) -> list[_D]:
+    """The one rule for which other open documents relate to a document (their code is
+    context and prompt-lookup material for it): those of the same language family (C with C++,
+    JavaScript with TypeScript); for a language without a grammar, the same languageId. In
+    the order given."""
+    lang = language_for(language_id, path)
+    if lang is None:
+        return [d for d in others if language_id and d.language_id == language_id]
+    return [d for d in others if _same_family(lang, language_for(d.language_id, d.path))]
 
 
 def _norm(path: str) -> str:
@@ -358,15 +435,11 @@ def _extra_candidates(
     out: list[_Piece] = []
     current = _norm(request.path)
     others: list[tuple[OpenDocument, Language]] = []
-    for doc in request.open_documents:
-        doc_lang = language_for(doc.language_id, doc.path)
-        if (
-            _norm(doc.path) != current
-            and lang is not None
-            and doc_lang is not None
-            and _same_family(lang, doc_lang)
-        ):
-            others.append((doc, doc_lang))
+    if lang is not None:
+        for doc in related_documents(request.language_id, request.path, request.open_documents):
+            doc_lang = language_for(doc.language_id, doc.path)
+            if _norm(doc.path) != current and doc_lang is not None:
+                others.append((doc, doc_lang))
     others.sort(key=lambda pair: pair[0].path)
 
     if lang is not None:
@@ -429,7 +502,7 @@ def _definition_candidates(
     by_owner: dict[str, list[Definition]] = {}
     open_defs: dict[str, tuple[Definition, ...]] = {}
     for doc, doc_lang in others:
-        defs = _document_definitions(doc, doc_lang)
+        defs = _document_definitions(request, doc, doc_lang)
         open_defs[doc.path] = defs
         for d in defs:
             by_name.setdefault(d.name, []).append(d)

@@ -246,9 +246,8 @@ class AirgapServer(LanguageServer):
             path=_display_path(doc.uri),
             language=doc.language_id or "",
             lookup_texts=tuple(
-                d.source
-                for d in self.workspace.text_documents.values()
-                if d is not doc and d.language_id == doc.language_id
+                d.text
+                for d in self.context.related(doc.key, doc.language_id or "", _fs_path(doc.uri))
             )[:4],
         )
         t0 = time.monotonic()
