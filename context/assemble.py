@@ -590,7 +590,8 @@ def _module_keys(path: str) -> tuple[str, str]:
     return os.path.splitext(os.path.basename(path))[0], os.path.basename(os.path.dirname(path))
 
 
-def _display_path(request: ContextRequest, path: str) -> str:
+def _workspace_path(request: ContextRequest, path: str) -> str:
+    """A file's path relative to the workspace root (as given when outside it)."""
     root = request.workspace_root
     if root:
         rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
@@ -627,9 +628,11 @@ def _render_files(request: ContextRequest, pieces: list[_Piece]) -> list[Context
             for p in group
             if not any(o is not p and o.line <= p.line and p.end_line <= o.end_line for o in group)
         ]
-        files.append(ContextFile(_display_path(request, path), "\n\n".join(p.text for p in group)))
+        files.append(
+            ContextFile(_workspace_path(request, path), "\n\n".join(p.text for p in group))
+        )
     for p in sorted(volatile, key=lambda p: p.group):
-        files.append(ContextFile(_display_path(request, p.path), p.text))
+        files.append(ContextFile(_workspace_path(request, p.path), p.text))
     return files
 
 
@@ -646,7 +649,7 @@ def _select_extras(
         header = (
             0
             if entry in paths_paid
-            else ct(_display_path(request, p.path) + "\n") + (request.file_overhead_tokens)
+            else ct(_workspace_path(request, p.path) + "\n") + (request.file_overhead_tokens)
         )
         if used + header + p.tokens <= budget:
             chosen.append(p)

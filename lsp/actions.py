@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 
 EXPLAIN_COMMAND = "airgap.explain"
 REWRITE_COMMAND = "airgap.rewriteSelection"
-STATS = "airgap/actionStats"
+ACTION_STATS = "airgap/actionStats"
 KINDS = [
     types.CodeActionKind.QuickFix,
     types.CodeActionKind.RefactorRewrite,

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATUS = "airgap/status"
-STATS = "airgap/stats"
+COMPLETION_STATS = "airgap/stats"
 CONFIG_SECTION = "airgap"
 CLIENT_TIMEOUT = 5.0  # seconds to wait for a client's answer to a server request
 _LOG_LEVEL = {types.MessageType.Error: logging.ERROR, types.MessageType.Warning: logging.WARNING}
@@ -243,7 +243,7 @@ class AirgapServer(LanguageServer):
             key=doc.key,
             text=index.text,
             offset=offset,
-            path=_display_path(doc.uri),
+            path=_file_name(doc.uri),
             language=doc.language_id or "",
             lookup_texts=tuple(
                 d.text
@@ -320,7 +320,9 @@ def _fs_path(uri: str) -> str:
     return file_path(uri) or uri
 
 
-def _display_path(uri: str) -> str:
+def _file_name(uri: str) -> str:
+    """What a completion prompt calls the document: its file's base name (the code context
+    names other files by their path in the workspace)."""
     path = _fs_path(uri)
     return path.rsplit("/", 1)[-1] if "/" in path else path
 
@@ -499,10 +501,10 @@ HANDLERS: tuple[tuple[str, Callable[..., Any], Any], ...] = (
     (types.TEXT_DOCUMENT_DID_CHANGE, did_change, None),
     (types.TEXT_DOCUMENT_DID_SAVE, did_save, None),
     (types.TEXT_DOCUMENT_DID_CLOSE, did_close, None),
-    (STATS, stats, None),
+    (COMPLETION_STATS, stats, None),
     (types.TEXT_DOCUMENT_CODE_ACTION, actions.code_action, actions.CODE_ACTION_OPTIONS),
     (types.CODE_ACTION_RESOLVE, actions.resolve, None),
-    (actions.STATS, actions.action_stats, None),
+    (actions.ACTION_STATS, actions.action_stats, None),
     (types.SHUTDOWN, shutdown, None),
 )
 # workspace/executeCommand: (command, handler).
