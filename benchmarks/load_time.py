@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from completion import calibration
-from completion.backend import calibration_refresh, load_backend
+from completion.backend import load_backend
 from completion.model_plan import plan_models
 from completion.settings import Settings
 
@@ -105,7 +105,7 @@ def run(out_dir: Path) -> dict[str, Any]:
             "phases": phases(cold_marks, cold_s),
             "draft_loaded": engine.draft is not None,
         }
-        refresh = calibration_refresh(loaded.backend)
+        refresh = loaded.calibration
         assert refresh is not None
         t0 = time.perf_counter()
         assert refresh.run()

@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import os
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,6 +45,9 @@ class Loaded:
     backend: Backend
     load_seconds: float
     warnings: list[str]
+    # The full measurement of this machine's costs, run in the background after the first
+    # suggestion (a local backend whose calibration came from its prompt speed alone).
+    calibration: Refresh | None = None
 
 
 def fake_requested() -> bool:
@@ -140,10 +142,8 @@ def load_backend(
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
     completer.origin = plan.origin
-    _refreshes[completer] = Refresh(
-        engine, cache, target_key, draft_key if engine.draft else None, measurement
-    )
-    return Loaded(completer, time.monotonic() - t0, warnings)
+    refresh = Refresh(engine, cache, target_key, draft_key if engine.draft else None, measurement)
+    return Loaded(completer, time.monotonic() - t0, warnings, refresh)
 
 
 def draft_asked_for(settings: Settings) -> bool:
@@ -152,14 +152,6 @@ def draft_asked_for(settings: Settings) -> bool:
     name = settings.models.draft.strip().lower()
     c = settings.completion
     return (name not in ("", AUTO)) or c.drafting == "model" or c.single_line_model == "draft"
-
-
-_refreshes: weakref.WeakKeyDictionary[object, Refresh] = weakref.WeakKeyDictionary()
-
-
-def calibration_refresh(backend: object) -> Refresh | None:
-    """The background calibration of a loaded local backend (None for others)."""
-    return _refreshes.get(backend)
 
 
 def _load_remote(

@@ -20,6 +20,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
+from completion import calibration
 from completion.backend import BackendError, Loaded, load_backend
 from completion.code_context import ContextProvider
 from completion.completer import Backend, CompletionRequest, Suggestion
@@ -27,6 +28,9 @@ from completion.session import CompletionSession
 from completion.settings import Settings
 from completion.worker import INTERACTIVE, ModelWorker
 from lsp import __version__, actions, logs
+from lsp.cursor import METHOD as CURSOR
+from lsp.cursor import OpenDocument, RestingPlaces
+from lsp.cursor import parse as parse_cursor
 from lsp.documents import Document, file_path, open_document, uri_key, use_documents
 from lsp.logs import ClientLog
 from lsp.options import parse_settings
@@ -52,6 +56,7 @@ class State:
     load_error: str | None = None
     loading: asyncio.Future[Any] | None = None
     last_latency_ms: float | None = None
+    calibration_refresh: calibration.Refresh | None = None  # measured after a first suggestion
     init_problems: list[str] = field(default_factory=list)  # told once initialized
 
 
@@ -62,6 +67,8 @@ class AirgapServer(LanguageServer):
         self.worker = ModelWorker()
         self.session = CompletionSession(self.worker)
         self.context = ContextProvider()
+        self.cursors = RestingPlaces()  # where the cursor rests (airgap/cursor hints)
+        self.calibration = calibration.Background(self.worker)  # after the first suggestion
         self.actions = actions.ActionState()
         self.loading_started = asyncio.Event()
         self.client_log: ClientLog | None = None  # set by `serve`: log records to the client
@@ -78,6 +85,8 @@ class AirgapServer(LanguageServer):
             "modelSource": origin.source if origin else "",  # registry, ollama, hf, ...
             "choice": origin.choice if origin else "",  # "configured" or what auto decided
             "lastLatencyMs": self.state.last_latency_ms,
+            # The last resting place of the cursor the server accepted (lsp.cursor).
+            "cursor": resting.to_json() if (resting := self.cursors.latest) else None,
         }
         if last is not None:
             params["lastCompletion"] = {
@@ -149,6 +158,7 @@ class AirgapServer(LanguageServer):
             self._load_failed(loaded)
             return
         self.state.backend = loaded.backend
+        self.state.calibration_refresh = loaded.calibration
         self.state.load_error = None
         for warning in loaded.warnings:
             self.tell_user(warning)
@@ -251,9 +261,11 @@ class AirgapServer(LanguageServer):
             )[:4],
         )
         t0 = time.monotonic()
+        self.calibration.pause()  # a request comes first
         suggestion = await self.session.suggest(backend, request)
         if suggestion is None:
             return None
+        self.calibration.after_suggestion(self.state.calibration_refresh)
         self.state.last_latency_ms = round((time.monotonic() - t0) * 1000, 1)
         self.status("ready", f"{suggestion.generated_tokens} tokens", last=suggestion)
         return suggestion, offset, index
@@ -459,9 +471,21 @@ def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> Non
     """Forget the document's trees, cached suggestions and kept prompt context."""
     key = uri_key(params.text_document.uri)
     ls.session.forget(key)
+    ls.cursors.forget(key)
     ls.context.close(key)
     if ls.state.backend is not None:
         ls.state.backend.forget(key)
+
+
+def cursor(ls: AirgapServer, params: Any) -> None:
+    """Where the cursor rests (a hint from our own clients), kept per open document."""
+    hint = parse_cursor(params)
+    if hint is None:
+        log.debug("%s without a document, version and position: %r", CURSOR, params)
+        return
+    doc = ls.document(hint.uri)
+    known = None if doc is None else OpenDocument(doc.key, doc.version, doc.index().exact_offset)
+    ls.cursors.note(hint, known)
 
 
 def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:
@@ -501,6 +525,7 @@ HANDLERS: tuple[tuple[str, Callable[..., Any], Any], ...] = (
     (types.TEXT_DOCUMENT_DID_CHANGE, did_change, None),
     (types.TEXT_DOCUMENT_DID_SAVE, did_save, None),
     (types.TEXT_DOCUMENT_DID_CLOSE, did_close, None),
+    (CURSOR, cursor, None),
     (COMPLETION_STATS, stats, None),
     (types.TEXT_DOCUMENT_CODE_ACTION, actions.code_action, actions.CODE_ACTION_OPTIONS),
     (types.CODE_ACTION_RESOLVE, actions.resolve, None),

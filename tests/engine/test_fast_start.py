@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from completion import calibration
-from completion.backend import calibration_refresh, load_backend
+from completion.backend import load_backend
 from completion.calibration import CalibrationCache, Costs, Key
 from completion.settings import CompletionSettings, ModelSettings, Settings
 
@@ -67,7 +67,7 @@ def test_a_warm_cache_measures_nothing_at_load(pair: tuple[Path, Path]) -> None:
     key = Key.of(target, 1, 0)
     assert cache.get(key) is None
 
-    refresh = calibration_refresh(cold.backend)
+    refresh = cold.calibration
     assert refresh is not None and refresh.run()  # what the server runs after a suggestion
     stored = cache.get(key)
     assert stored is not None and set(stored.verify_ms) == {1, 2, 4, 8, 16, 32}
@@ -87,7 +87,7 @@ def test_the_refresh_yields_to_requests_and_keeps_what_it_measured(
     target, _ = pair
     loaded = load_backend(settings(target))
     engine = loaded.backend.engine  # type: ignore[attr-defined]
-    refresh = calibration_refresh(loaded.backend)
+    refresh = loaded.calibration
     assert refresh is not None and refresh.measurement is not None
     measured = refresh.measurement.verify_ms
 

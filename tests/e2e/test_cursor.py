@@ -1,0 +1,137 @@
+"""The `airgap/cursor` hint through the real server over stdio (fake backend): the last resting
+place of an open document is kept and reported in `airgap/status`; a hint for a closed or
+never-opened document, for another version than the server's, or for a position outside the
+text is ignored."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from tests.e2e.lsp_helpers import SERVER, inline_params, open_doc, server_env
+
+A = "file:///w/a.py"
+B = "file:///w/b.py"
+TEXT = "def add(a, b):\n    \n"
+TIMEOUT = 30
+
+
+def hint(uri: str, version: int, line: int, character: int) -> dict[str, Any]:
+    return {
+        "textDocument": {"uri": uri, "version": version},
+        "position": {"line": line, "character": character},
+    }
+
+
+class Client:
+    def __init__(self) -> None:
+        self.client = LanguageClient("cursor-tests", "1")
+        self.statuses: list[Any] = []
+
+        @self.client.feature("airgap/status")
+        def status(params: Any) -> None:
+            self.statuses.append(params)
+
+    async def start(self) -> None:
+        await self.client.start_io(*SERVER, env=server_env(AIRGAP_LSP_FAKE_BACKEND="1"))
+        await asyncio.wait_for(
+            self.client.initialize_async(
+                types.InitializeParams(capabilities=types.ClientCapabilities())
+            ),
+            TIMEOUT,
+        )
+        self.client.initialized(types.InitializedParams())
+
+    def cursor(self, params: Any) -> None:
+        self.client.protocol.notify("airgap/cursor", params)
+
+    async def reported(self) -> Any:
+        """The resting place in the status after a completion (which sends a status)."""
+        self.statuses.clear()
+        await asyncio.wait_for(
+            self.client.text_document_inline_completion_async(inline_params(A, 1, 4)), TIMEOUT
+        )
+        for _ in range(100):
+            if self.statuses:
+                break
+            await asyncio.sleep(0.05)
+        last = self.statuses[-1]
+        cursor = last["cursor"] if isinstance(last, dict) else getattr(last, "cursor", None)
+        if cursor is None:
+            return None
+        if not isinstance(cursor, dict):  # pygls hands unknown objects over as named tuples
+            pos = cursor.position
+            cursor = {
+                "uri": cursor.uri,
+                "version": cursor.version,
+                "position": {"line": pos.line, "character": pos.character},
+            }
+        return cursor
+
+    async def stop(self) -> None:
+        await asyncio.wait_for(self.client.shutdown_async(None), TIMEOUT)
+        self.client.exit(None)
+        await self.client.stop()
+
+
+@pytest.fixture
+async def client():
+    c = Client()
+    await c.start()
+    yield c
+    await c.stop()
+
+
+def place(uri: str, version: int, line: int, character: int) -> dict[str, Any]:
+    return {"uri": uri, "version": version, "position": {"line": line, "character": character}}
+
+
+async def test_the_last_resting_place_of_an_open_document_is_kept(client: Client) -> None:
+    open_doc(client.client, A, TEXT)
+    client.cursor(hint(A, 1, 0, 3))
+    client.cursor(hint(A, 1, 1, 2))
+    assert await client.reported() == place(A, 1, 1, 2)
+
+
+async def test_hints_for_closed_stale_or_impossible_places_are_ignored(client: Client) -> None:
+    open_doc(client.client, A, TEXT)
+    open_doc(client.client, B, TEXT)
+    client.cursor(hint(A, 1, 0, 3))
+    client.client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=B))
+    )
+    client.cursor(hint(B, 1, 1, 1))  # closed
+    client.cursor(hint("file:///w/never.py", 1, 0, 0))  # never opened
+    client.cursor(hint(A, 0, 1, 1))  # an older version
+    client.cursor(hint(A, 7, 1, 1))  # a version the server has not seen
+    client.cursor(hint(A, 1, 9, 0))  # past the last line
+    client.cursor(hint(A, 1, 0, 99))  # past the line's end
+    client.cursor({"textDocument": {"uri": A}})  # not a hint's shape
+    assert await client.reported() == place(A, 1, 0, 3)
+
+
+async def test_a_closed_document_loses_its_resting_place(client: Client) -> None:
+    open_doc(client.client, B, TEXT)
+    client.cursor(hint(B, 1, 1, 1))
+    client.client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=B))
+    )
+    open_doc(client.client, A, TEXT)
+    assert await client.reported() is None
+
+
+async def test_an_edit_makes_the_old_version_stale(client: Client) -> None:
+    open_doc(client.client, A, TEXT)
+    client.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=A, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=TEXT + "x = 1\n")],
+        )
+    )
+    client.cursor(hint(A, 2, 2, 5))
+    client.cursor(hint(A, 1, 0, 1))  # sent before the client saw its own edit
+    assert await client.reported() == place(A, 2, 2, 5)
