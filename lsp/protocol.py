@@ -89,6 +89,17 @@ class Protocol(LanguageServerProtocol):
         else:
             super().handle_message(message)
 
+    def cancel_pending(self) -> None:
+        """Cancel every pending request future but the current request's. pygls does the same
+        at shutdown, but over the live dict, which cancelling changes: with a request to the
+        client still unanswered (a code action's applyEdit), shutdown failed with "dictionary
+        changed size during iteration" (found by fuzzing). Over a copy, pygls' loop then finds
+        nothing left to cancel."""
+        current = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+
     def _refuse(self, data: dict[str, Any], reason: str) -> None:
         method = data.get("method")
         if "id" not in data:

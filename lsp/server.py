@@ -506,8 +506,10 @@ async def rewrite_selection(ls: AirgapServer, *args: Any) -> None:
 
 
 def shutdown(ls: AirgapServer, _params: Any) -> None:
-    """Stop the model worker."""
+    """Stop the model worker and give up the requests still waiting on the client."""
     ls.worker.close(timeout=2.0)
+    assert isinstance(ls.protocol, Protocol)
+    ls.protocol.cancel_pending()
 
 
 # Every LSP method the server handles: (method, handler, registration options).
