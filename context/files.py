@@ -16,7 +16,9 @@ import stat
 
 MAX_SYMLINKS = 40
 
-_OPEN_FLAGS = (
+# Opening a file of an untrusted tree: no blocking on a FIFO or device, no following a final
+# symlink, no controlling terminal, nothing inherited by child processes.
+OPEN_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_NONBLOCK", 0)
     | getattr(os, "O_NOFOLLOW", 0)
@@ -114,7 +116,7 @@ def read_regular(real: str, max_bytes: int) -> bytes | None:
     if regular_stat(real) is None:
         return None
     try:
-        fd = os.open(real, _OPEN_FLAGS)
+        fd = os.open(real, OPEN_FLAGS)
     except (OSError, ValueError):
         return None
     try:

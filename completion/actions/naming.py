@@ -14,14 +14,8 @@ from collections.abc import Sequence
 
 from completion.actions.data import ActionError
 from context import Language
+from context.files import OPEN_FLAGS
 
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NOCTTY", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
 _MAX_PACKAGE_DEPTH = 64
 
 
@@ -133,7 +127,7 @@ def _head(path: str, size: int) -> str:
     """The first `size` bytes of a regular file as text; "" for anything else (a FIFO, a
     device, a symlink) or on error. Never blocks."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, OPEN_FLAGS)
     except (OSError, ValueError):
         return ""
     try:
