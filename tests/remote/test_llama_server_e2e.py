@@ -188,13 +188,15 @@ async def test_a_newer_request_supersedes_the_running_one(
     session: RemoteSession, llama_server: Any
 ) -> None:
     uri = "file:///w/sup.py"
-    text = "def fib(n: int) -> int:\n    \n"
+    # A long answer (a table of many lines), so that it is still being written when the user
+    # types: a short one can be complete before the change arrives on an idle machine.
+    text = 'HTTP_REASONS = {\n    100: "Continue",\n    \n}\n'
     session.open(uri, text)
-    first = asyncio.ensure_future(session.inline(uri, 1, 4))
+    first = asyncio.ensure_future(session.inline(uri, 2, 4))
     tasks = await writing(llama_server, decoded=0)
-    typed = "def fib(n: int) -> int:\n    if\n"
+    typed = 'HTTP_REASONS = {\n    100: "Continue",\n    1\n}\n'
     session.change(uri, typed, 2)
-    second = await session.inline(uri, 1, 6)
+    second = await session.inline(uri, 2, 5)
     assert await first == []  # superseded: an empty answer, never a stale suggestion
     assert second and second[0].strip()
     # The superseded request's stream was closed, so its task stopped (a prefetch for the

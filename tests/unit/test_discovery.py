@@ -613,7 +613,7 @@ def settings(**models_options: Any) -> Settings:
 
 
 def test_auto_loads_the_qwen35_pair_and_speculates(machine, qwen35, monkeypatch):
-    from completion import model_plan
+    from completion import calibration, model_plan
     from completion.backend import load_backend
 
     lmstudio(
@@ -625,6 +625,11 @@ def test_auto_loads_the_qwen35_pair_and_speculates(machine, qwen35, monkeypatch)
         },
     )
     monkeypatch.setattr(model_plan, "read_memory", lambda _layers=0: mem(16))
+    # A machine where the cost model says drafting pays (on this CPU it never does, and the
+    # draft is then not loaded at all: issue 16's fast start).
+    monkeypatch.setattr(
+        calibration, "decide_draft", lambda *a, **k: calibration.DraftDecision(True, "pays")
+    )
     loaded = load_backend(settings(target="auto"))
     engine = loaded.backend.engine
     assert engine.draft is not None, loaded.warnings
