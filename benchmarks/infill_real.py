@@ -32,7 +32,6 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness.progress import Progress
+from benchmarks.harness.revision import git_revision
 from benchmarks.infill_metrics import grade
 from benchmarks.infill_report import write
 from benchmarks.infill_sources import PreparedPackage, cache_dir, prepare, read_files
@@ -226,22 +226,6 @@ def run_task(task: Task, index: int, configs: Sequence[str], runners: dict[str, 
     return record, texts
 
 
-def _git_revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return ""
-    return head + ("+dirty" if dirty else "")
-
-
 def source_records(prepared: Sequence[PreparedPackage], tasks: Sequence[Task]) -> list[dict]:
     out = []
     for p in prepared:
@@ -300,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def meta() -> dict[str, Any]:
         return {
-            "revision": _git_revision(),
+            "revision": git_revision(),
             "seed": args.seed,
             "per_kind_per_lang": args.per_kind_per_lang,
             "split": args.split,

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Progress, run_parallel
+from benchmarks.harness.revision import git_revision
 from benchmarks.latency_infill import InfillTransport
 from benchmarks.latency_lsp import LspTransport
 from benchmarks.latency_report import ConfigResult, write
@@ -172,30 +173,9 @@ def _grade_all(plan: Plan, result: ConfigResult, workers: int = 2) -> None:
         result.grades[run.task_id] = _grades[(run.task_id, run.first_suggestion or "")]
 
 
-def _git_revision() -> str:
-    """The commit the servers ran from (`+dirty` with uncommitted changes): results move with
-    the server code."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return ""
-    return head + ("+dirty" if dirty else "")
-
-
 def _meta(plan: Plan, started: str) -> dict[str, Any]:
     return {
-        "revision": _git_revision(),
+        "revision": git_revision(),
         "n_line": sum(t.kind == "line" for t in plan.tasks),
         "n_body": sum(t.kind == "body" for t in plan.tasks),
         "chars_per_second": plan.typing.chars_per_second,

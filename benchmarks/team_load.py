@@ -373,10 +373,10 @@ def write(rounds: Sequence[Round], plan: Plan, meta: dict[str, Any]) -> dict[str
 
 
 def _meta(plan: Plan, started: str) -> dict[str, Any]:
-    from benchmarks.latency import _git_revision
+    from benchmarks.harness.revision import git_revision
 
     return {
-        "revision": _git_revision(),
+        "revision": git_revision(),
         "users": list(plan.users),
         "backends": list(plan.backends),
         "per_user": plan.per_user,

@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 FINISH_ON_CANCEL = 32  # prompt tokens; see Engine.generate
 StopRule = Callable[[str], int | None]  # decoded text so far -> where it must end, or None
 IsCancelled = Callable[[], bool]  # has the request been cancelled? (a worker's CancelToken)
-Cancelled = IsCancelled  # the former name, still imported by completion/remote
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from completion.engine import Cancelled, DecodeOptions, DecodeResult, DecodeStats, Engine, StopRule
+from completion.engine import (
+    DecodeOptions,
+    DecodeResult,
+    DecodeStats,
+    Engine,
+    IsCancelled,
+    StopRule,
+)
 from completion.remote.dialects import DONE, Chunk, Dialect, Request, Timings, heal_grammar
 from completion.remote.http import EngineError, Pool, Response
 from completion.remote.tokenizer import render
@@ -122,7 +129,7 @@ class RemoteEngine:
         prompt: Sequence[int],
         options: DecodeOptions,
         stop: StopRule | None = None,
-        cancelled: Cancelled | None = None,
+        cancelled: IsCancelled | None = None,
     ) -> DecodeResult:
         stats = DecodeStats(prompt_tokens=len(prompt))
         is_cancelled = cancelled or _never
@@ -250,7 +257,7 @@ class _Run:
         prompt: list[int],
         options: DecodeOptions,
         stop: StopRule | None,
-        cancelled: Cancelled,
+        cancelled: IsCancelled,
         stats: DecodeStats,
     ) -> None:
         self.e = engine
@@ -445,7 +452,7 @@ class FallbackEngine:
         prompt: Sequence[int],
         options: DecodeOptions,
         stop: StopRule | None = None,
-        cancelled: Cancelled | None = None,
+        cancelled: IsCancelled | None = None,
     ) -> DecodeResult:
         if not self._local_now():
             result = self.remote.generate(key, prompt, options, stop, cancelled)

@@ -32,7 +32,9 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
-Cancelled = Callable[[], bool]
+# Has the call been cancelled? (completion.engine.IsCancelled; not imported: this module
+# must not load llama.cpp)
+IsCancelled = Callable[[], bool]
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error reply read for its message
 MAX_IDLE = 4  # idle keep-alive connections kept
 WATCH_INTERVAL = 0.01  # seconds between the watchdog's looks at cancellation and deadlines
@@ -154,7 +156,7 @@ class Watchdog:
 class _Watched:
     """A call's cancellation check, its deadline and the socket to close."""
 
-    def __init__(self, cancelled: Cancelled, deadline: float) -> None:
+    def __init__(self, cancelled: IsCancelled, deadline: float) -> None:
         self.cancelled = cancelled
         self.deadline = deadline
         self.sock: socket.socket | None = None
@@ -427,7 +429,7 @@ class Pool:
         path: str,
         body: Any = None,
         *,
-        cancelled: Cancelled | None = None,
+        cancelled: IsCancelled | None = None,
         deadline: float | None = None,
         accept: str = "application/json",
     ) -> Response:
@@ -467,7 +469,7 @@ class Pool:
         path: str,
         payload: bytes | None,
         headers: dict[str, str],
-        cancelled: Cancelled,
+        cancelled: IsCancelled,
         end: float,
     ) -> Response:
         if cancelled():
@@ -520,7 +522,7 @@ class Pool:
         path: str,
         body: Any = None,
         *,
-        cancelled: Cancelled | None = None,
+        cancelled: IsCancelled | None = None,
         timeout_s: float | None = None,
     ) -> Any:
         """A whole JSON reply."""
