@@ -26,6 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.completer import Completer, CompletionRequest
+from airgap_lsp.completion.engine import Engine
+from airgap_lsp.completion.models import resolve
+from airgap_lsp.completion.runtime import Model
+from airgap_lsp.completion.settings import CompletionSettings
+from airgap_lsp.context import CompletionMode, shape_completion
 from benchmarks.harness import (
     LatencySummary,
     Progress,
@@ -35,13 +42,6 @@ from benchmarks.harness import (
     markdown_table,
     run_python,
 )
-from completion.code_context import ContextProvider
-from completion.completer import Completer, CompletionRequest
-from completion.engine import Engine
-from completion.models import resolve
-from completion.runtime import Model
-from completion.settings import CompletionSettings
-from context import CompletionMode, shape_completion
 
 TASKS = Path(__file__).parent / "crossfile" / "tasks.jsonl"
 

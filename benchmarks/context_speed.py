@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from context import (
+from airgap_lsp.context import (
     ChunkRing,
     ContextRequest,
     OpenDocument,

@@ -25,12 +25,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from airgap_lsp.completion.actions import (
+    ActionError,
+    Parsed,
+    apply_edits,
+    outcome_of,
+    plan_fix,
+    run_plan,
+)
+from airgap_lsp.completion.engine import DecodeOptions
 from benchmarks.harness.datasets import HumanEvalTask, load_humaneval_plus
 from benchmarks.harness.evaluate import check_base, check_plus
 from benchmarks.harness.plot import plot_latency
 from benchmarks.harness.stats import Progress, RunSummary, markdown_table, write_results
-from completion.actions import ActionError, Parsed, apply_edits, outcome_of, plan_fix, run_plan
-from completion.engine import DecodeOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUGS_FILE = RESULTS / "fix_tasks.jsonl"
@@ -364,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         bugs = load_bugs(tasks, limit, progress)
     by_id = {t.task_id: t for t in tasks}
 
-    from completion.backend import load_backend
-    from completion.settings import Settings
+    from airgap_lsp.completion.backend import load_backend
+    from airgap_lsp.completion.settings import Settings
 
     loaded = load_backend(Settings())
     engine = getattr(loaded.backend, "engine", None)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from completion.runtime import LlamaContext, Model
+from airgap_lsp.completion.runtime import LlamaContext, Model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from context.languages import language_for
-from context.nodes import error_count
-from context.syntax import parse
+from airgap_lsp.context.languages import language_for
+from airgap_lsp.context.nodes import error_count
+from airgap_lsp.context.syntax import parse
 
 
 def normalize(text: str) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from completion.engine import DecodeOptions, Engine
-from completion.runtime import Model
+from airgap_lsp.completion.engine import DecodeOptions, Engine
+from airgap_lsp.completion.runtime import Model
 
 MAX_TOKENS = 128
 

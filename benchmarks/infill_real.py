@@ -100,11 +100,11 @@ def make_runners(
 ) -> tuple[dict[str, Runner], dict[str, Any]]:
     """Load the default models once and return a runner per configuration; `hook` sees the
     engine before anything runs (the tuning loop's memo)."""
+    from airgap_lsp.completion.backend import load_backend
+    from airgap_lsp.completion.code_context import ContextProvider
+    from airgap_lsp.completion.completer import Completer, CompletionRequest
+    from airgap_lsp.completion.settings import Settings
     from benchmarks.infill_naive import NaiveFim
-    from completion.backend import load_backend
-    from completion.code_context import ContextProvider
-    from completion.completer import Completer, CompletionRequest
-    from completion.settings import Settings
 
     t0 = time.monotonic()
     loaded = load_backend(
@@ -118,7 +118,7 @@ def make_runners(
         hook(engine)
     naive = NaiveFim(engine)
     last_line = _LastLine()
-    completer_log = logging.getLogger("completion.completer")
+    completer_log = logging.getLogger("airgap_lsp.completion.completer")
     completer_log.addHandler(last_line)
     completer_log.setLevel(logging.INFO)
 

@@ -40,9 +40,9 @@ from typing import Any
 
 import tree_sitter as ts
 
+from airgap_lsp.context.languages import Language, language_for
+from airgap_lsp.context.syntax import parse
 from benchmarks.infill_sources import SourceFile
-from context.languages import Language, language_for
-from context.syntax import parse
 
 KINDS = ("line", "multiline", "span", "eol")
 LANGUAGES = ("python", "javascript", "typescript", "go", "rust")

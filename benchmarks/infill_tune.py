@@ -70,7 +70,7 @@ class Memo:
 
 def _replay(engine: Any, tokens: list[int], reason: str, options: Any, stop: Any) -> Any:
     """The engine's loop over recorded tokens: the same text, stop-rule cut and reason."""
-    from completion.engine import DecodeResult, DecodeStats
+    from airgap_lsp.completion.engine import DecodeResult, DecodeStats
 
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = ""
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tasks = [t for t in tasks if t.language in args.languages.split(",")]
     args.memo.parent.mkdir(parents=True, exist_ok=True)
     memo = Memo(args.memo)
-    from completion.settings import ModelSettings, Settings
+    from airgap_lsp.completion.settings import ModelSettings, Settings
 
     def hook(engine: Any) -> None:
         install_memo(engine, memo)

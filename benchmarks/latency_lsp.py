@@ -154,7 +154,7 @@ class LspTransport:
     async def __aenter__(self) -> LspTransport:
         t0 = time.monotonic()
         await self.client.start_io(
-            sys.executable, "-m", "lsp", "serve", "--log-level", self.log_level,
+            sys.executable, "-m", "airgap_lsp.lsp", "serve", "--log-level", self.log_level,
             env=self.env, cwd=str(REPO_ROOT),
         )  # fmt: skip
         server = self.client._server

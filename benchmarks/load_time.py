@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from completion import calibration
-from completion.backend import load_backend
-from completion.model_plan import plan_models
-from completion.settings import Settings
+from airgap_lsp.completion import calibration
+from airgap_lsp.completion.backend import load_backend
+from airgap_lsp.completion.model_plan import plan_models
+from airgap_lsp.completion.settings import Settings
 
 
 def loadavg() -> list[float]:

@@ -20,14 +20,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from airgap_lsp.completion.adaptive import CostModel, expected_tokens
+from airgap_lsp.completion.engine import DecodeOptions, Engine
+from airgap_lsp.completion.models import resolve
+from airgap_lsp.completion.prompt import Budget, PromptInput, fim_prompt
+from airgap_lsp.completion.runtime import Model
+from airgap_lsp.context.shaping import decide_shape, stop_index
 from benchmarks.harness import Progress, load_humaneval_plus, markdown_table
 from benchmarks.repetitive_edits import TASKS as EDIT_TASKS
-from completion.adaptive import CostModel, expected_tokens
-from completion.engine import DecodeOptions, Engine
-from completion.models import resolve
-from completion.prompt import Budget, PromptInput, fim_prompt
-from completion.runtime import Model
-from context.shaping import decide_shape, stop_index
 
 CONFIGS = ("plain", "draft", "ngram", "combined")
 DRAFTING = {"plain": "none", "draft": "model", "ngram": "ngram", "combined": "auto"}

@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airgap_lsp.completion.backend import load_backend
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.completer import CompletionRequest
+from airgap_lsp.completion.settings import Settings
 from benchmarks.harness import Progress, markdown_table
 from benchmarks.harness.plot import plot_latency
 from benchmarks.harness.stats import percentile
-from completion.backend import load_backend
-from completion.code_context import ContextProvider
-from completion.completer import CompletionRequest
-from completion.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -18,18 +18,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from completion import calibration
-from completion.calibration import CalibrationCache, Key, Measurement, Refresh
-from completion.code_context import ContextProvider
-from completion.completer import Backend, Completer, CompletionRequest, Suggestion, line_around
-from completion.engine import DecodeOptions, Engine, IsCancelled
-from completion.model_plan import Origin, plan_models
-from completion.models import AUTO, ModelError
-from completion.runtime import Model, RuntimeError_
-from completion.settings import CompletionSettings, Settings
+from airgap_lsp.completion import calibration
+from airgap_lsp.completion.calibration import CalibrationCache, Key, Measurement, Refresh
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.completer import (
+    Backend,
+    Completer,
+    CompletionRequest,
+    Suggestion,
+    line_around,
+)
+from airgap_lsp.completion.engine import DecodeOptions, Engine, IsCancelled
+from airgap_lsp.completion.model_plan import Origin, plan_models
+from airgap_lsp.completion.models import AUTO, ModelError
+from airgap_lsp.completion.runtime import Model, RuntimeError_
+from airgap_lsp.completion.settings import CompletionSettings, Settings
 
 if TYPE_CHECKING:
-    from completion.remote.engines import Health
+    from airgap_lsp.completion.remote.engines import Health
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +165,8 @@ def _load_remote(
 ) -> Loaded:
     """A completer over a remote engine (and, with `fallback: "local"`, over the in-process
     model while the remote is down)."""
-    from completion.remote.config import RemoteSetupError, connect
-    from completion.remote.engines import FallbackEngine
+    from airgap_lsp.completion.remote.config import RemoteSetupError, connect
+    from airgap_lsp.completion.remote.engines import FallbackEngine
 
     m = settings.models
     try:

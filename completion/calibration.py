@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from completion.adaptive import CostModel
-from completion.runtime import Aborted
-from completion.worker import PREFETCH, CancelToken, ModelWorker
+from airgap_lsp.completion.adaptive import CostModel
+from airgap_lsp.completion.runtime import Aborted
+from airgap_lsp.completion.worker import PREFETCH, CancelToken, ModelWorker
 
 if TYPE_CHECKING:
-    from completion.engine import Engine
-    from completion.runtime import LlamaContext
+    from airgap_lsp.completion.engine import Engine
+    from airgap_lsp.completion.runtime import LlamaContext
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tree_sitter import Tree
 
-from context import (
+from airgap_lsp.context import (
     ChunkRing,
     CodeContext,
     ContextRequest,
@@ -27,7 +27,7 @@ from context import (
     collect_context,
     language_for,
 )
-from context.assemble import DefinitionCache, related_documents
+from airgap_lsp.context.assemble import DefinitionCache, related_documents
 
 log = logging.getLogger(__name__)
 

@@ -16,18 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from completion.code_context import ContextProvider
-from completion.decoding import Decoded, FitSyntax, clean_output, decode
-from completion.engine import DecodeOptions, Engine, IsCancelled
-from completion.planner import PromptPlan, PromptPlanner
-from completion.prompt import Prompt
-from completion.settings import CompletionSettings
-from completion.steady_context import SteadyContexts
-from context import Shape, as_if_enter, decide_shape, language_for, shape_completion
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.decoding import Decoded, FitSyntax, clean_output, decode
+from airgap_lsp.completion.engine import DecodeOptions, Engine, IsCancelled
+from airgap_lsp.completion.planner import PromptPlan, PromptPlanner
+from airgap_lsp.completion.prompt import Prompt
+from airgap_lsp.completion.settings import CompletionSettings
+from airgap_lsp.completion.steady_context import SteadyContexts
+from airgap_lsp.context import Shape, as_if_enter, decide_shape, language_for, shape_completion
 
 if TYPE_CHECKING:
-    from completion.model_plan import Origin
-    from completion.remote.engines import Health
+    from airgap_lsp.completion.model_plan import Origin
+    from airgap_lsp.completion.remote.engines import Health
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from completion.engine import DecodeOptions, DecodeResult, Engine, IsCancelled, StopRule
-from completion.postprocess import finalize, is_placeholder, strip_code_fence
-from completion.prompt import Prompt
-from context import Shape, stop_index
+from airgap_lsp.completion.engine import DecodeOptions, DecodeResult, Engine, IsCancelled, StopRule
+from airgap_lsp.completion.postprocess import finalize, is_placeholder, strip_code_fence
+from airgap_lsp.completion.prompt import Prompt
+from airgap_lsp.context import Shape, stop_index
 
 STOPPED = frozenset({"cancelled", "budget", "prompt_budget"})  # no time left for a retry
 

@@ -26,8 +26,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from completion import models as registry
-from completion.gguf_header import (
+from airgap_lsp.completion import models as registry
+from airgap_lsp.completion.gguf_header import (
     GGUFError,
     Header,
     Vocabulary,

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from completion.adaptive import CostModel, NgramMode
-from completion.runtime import AbortCheck, RuntimeError_
-from completion.sequences import SequenceCache, Slot, common_prefix
+from airgap_lsp.completion.adaptive import CostModel, NgramMode
+from airgap_lsp.completion.runtime import AbortCheck, RuntimeError_
+from airgap_lsp.completion.sequences import SequenceCache, Slot, common_prefix
 
 if TYPE_CHECKING:
-    from completion.engine import DecodeOptions
+    from airgap_lsp.completion.engine import DecodeOptions
 
 log = logging.getLogger(__name__)
 

@@ -24,18 +24,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from completion import calibration
-from completion.adaptive import CostModel
-from completion.drafting import (
+from airgap_lsp.completion import calibration
+from airgap_lsp.completion.adaptive import CostModel
+from airgap_lsp.completion.drafting import (
     DraftCounts,
     Drafter,
     ModelDrafter,
     NgramDrafter,
     check_draft_vocab,
 )
-from completion.healing import still_to_spell
-from completion.runtime import Aborted, LlamaContext, Model
-from completion.sequences import SequenceCache, Slot, common_prefix
+from airgap_lsp.completion.healing import still_to_spell
+from airgap_lsp.completion.runtime import Aborted, LlamaContext, Model
+from airgap_lsp.completion.sequences import SequenceCache, Slot, common_prefix
 
 log = logging.getLogger(__name__)
 

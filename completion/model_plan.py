@@ -15,11 +15,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from completion import discovery
-from completion.discovery import Entry, Found
-from completion.models import AUTO, DEFAULT_DRAFT, DEFAULT_TARGET, ModelError, find_spec, resolve
-from completion.selection import GIB, Memory, choose, choose_draft, need, read_memory
-from completion.settings import ModelSettings
+from airgap_lsp.completion import discovery
+from airgap_lsp.completion.discovery import Entry, Found
+from airgap_lsp.completion.models import (
+    AUTO,
+    DEFAULT_DRAFT,
+    DEFAULT_TARGET,
+    ModelError,
+    find_spec,
+    resolve,
+)
+from airgap_lsp.completion.selection import GIB, Memory, choose, choose_draft, need, read_memory
+from airgap_lsp.completion.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 

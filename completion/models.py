@@ -169,7 +169,7 @@ def status(spec: ModelSpec) -> ModelStatus:
 def resolve(name_or_path: str, search_paths: Sequence[str] = ()) -> Path:
     """A configured model (registry name, GGUF path, or the name of a model found in another
     tool's store, e.g. `ollama:qwen3.5:9b`) as an existing file, or ModelError."""
-    from completion import discovery  # discovery names registry models: imported late
+    from airgap_lsp.completion import discovery  # discovery names registry models: imported late
 
     if discovery.source_of(name_or_path):
         found = discovery.find(name_or_path, search_paths)

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from completion.code_context import ContextProvider
-from completion.prompt import Budget, Prompt, PromptInput, Vocabulary, fim_prompt
-from completion.settings import CompletionSettings
-from completion.steady_context import Chosen, Layout, SteadyContexts
-from context import CodeContext
-from context.windows import suffix_window
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.prompt import Budget, Prompt, PromptInput, Vocabulary, fim_prompt
+from airgap_lsp.completion.settings import CompletionSettings
+from airgap_lsp.completion.steady_context import Chosen, Layout, SteadyContexts
+from airgap_lsp.context import CodeContext
+from airgap_lsp.context.windows import suffix_window
 
 if TYPE_CHECKING:
-    from completion.completer import CompletionRequest
+    from airgap_lsp.completion.completer import CompletionRequest
 
 # The prompt time budget never shrinks the windows below these: on a slow CPU a prompt cut to
 # a hundred tokens loses the names the line needs (measured: 85 % of single lines against

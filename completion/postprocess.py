@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from context.shaping import Shape
+from airgap_lsp.context.shaping import Shape
 
 
 def trim_suffix_overlap(completion: str, suffix: str) -> str:

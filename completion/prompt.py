@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from completion.healing import back_off
-from completion.runtime import ControlTokens, apply_chat_template
+from airgap_lsp.completion.healing import back_off
+from airgap_lsp.completion.runtime import ControlTokens, apply_chat_template
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from completion.healing import PieceIndex
+from airgap_lsp.completion.healing import PieceIndex
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from completion.discovery import Found, same_vocabulary
-from completion.models import DEFAULT_DRAFT, DEFAULT_TARGET
+from airgap_lsp.completion.discovery import Found, same_vocabulary
+from airgap_lsp.completion.models import DEFAULT_DRAFT, DEFAULT_TARGET
 
 GIB = 1 << 30
 PREFERRED_ARCH = "qwen35"

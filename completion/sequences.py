@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from completion.runtime import AbortCheck, LlamaContext, RuntimeError_
+from airgap_lsp.completion.runtime import AbortCheck, LlamaContext, RuntimeError_
 
 log = logging.getLogger(__name__)
 

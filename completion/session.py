@@ -16,9 +16,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from completion.completer import Backend, CompletionRequest, Suggestion, line_around
-from completion.suggestions import Hit, SuggestionCache
-from completion.worker import INTERACTIVE, PREFETCH, Cancelled, CancelToken, ModelWorker
+from airgap_lsp.completion.completer import Backend, CompletionRequest, Suggestion, line_around
+from airgap_lsp.completion.suggestions import Hit, SuggestionCache
+from airgap_lsp.completion.worker import INTERACTIVE, PREFETCH, Cancelled, CancelToken, ModelWorker
 
 log = logging.getLogger(__name__)
 

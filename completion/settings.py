@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from completion.models import AUTO
+from airgap_lsp.completion.models import AUTO
 
 DRAFTING_MODES = ("auto", "model", "ngram", "none")
 BACKENDS = ("local", "llama-server", "openai", "ollama")

@@ -55,7 +55,7 @@ Public API::
         `language` may be a Language, a languageId string or None.
 """
 
-from context.assemble import (
+from airgap_lsp.context.assemble import (
     CodeContext,
     ContextFile,
     ContextReport,
@@ -64,10 +64,10 @@ from context.assemble import (
     OpenDocument,
     collect_context,
 )
-from context.definitions import Definition
-from context.languages import LANGUAGES, Language, language_for
-from context.ring import Chunk, ChunkRing
-from context.shaping import (
+from airgap_lsp.context.definitions import Definition
+from airgap_lsp.context.languages import LANGUAGES, Language, language_for
+from airgap_lsp.context.ring import Chunk, ChunkRing
+from airgap_lsp.context.shaping import (
     CompletionMode,
     Shape,
     as_if_enter,
@@ -79,8 +79,8 @@ from context.shaping import (
     trim_parse_errors,
     trim_to_block,
 )
-from context.syntax import ParsedDocument, SyntaxCache, TextEdit
-from context.workspace import WorkspaceIndex
+from airgap_lsp.context.syntax import ParsedDocument, SyntaxCache, TextEdit
+from airgap_lsp.context.workspace import WorkspaceIndex
 
 __all__ = [
     "LANGUAGES",

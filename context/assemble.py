@@ -34,16 +34,16 @@ from typing import Protocol, TypeVar
 
 import tree_sitter as ts
 
-from context.definitions import Definition, extract_definitions
-from context.imports import Import, find_imports
-from context.languages import Language, language_for
-from context.references import referenced_names, word_before
-from context.ring import ChunkRing
-from context.scopes import enclosing_scopes
-from context.syntax import parse
-from context.text import SourceText
-from context.windows import fit_head, prefix_window, suffix_window
-from context.workspace import WorkspaceIndex
+from airgap_lsp.context.definitions import Definition, extract_definitions
+from airgap_lsp.context.imports import Import, find_imports
+from airgap_lsp.context.languages import Language, language_for
+from airgap_lsp.context.references import referenced_names, word_before
+from airgap_lsp.context.ring import ChunkRing
+from airgap_lsp.context.scopes import enclosing_scopes
+from airgap_lsp.context.syntax import parse
+from airgap_lsp.context.text import SourceText
+from airgap_lsp.context.windows import fit_head, prefix_window, suffix_window
+from airgap_lsp.context.workspace import WorkspaceIndex
 
 TokenCounter = Callable[[str], int]
 

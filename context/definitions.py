@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
-from context.languages import Language, query
-from context.nodes import body_of
-from context.scopes import header_text
-from context.text import SourceText, line_start
+from airgap_lsp.context.languages import Language, query
+from airgap_lsp.context.nodes import body_of
+from airgap_lsp.context.scopes import header_text
+from airgap_lsp.context.text import SourceText, line_start
 
 MAX_DEFINITION_LINES = 40
 # Short Python constructors are kept whole: their `self.x = …` lines are the class's fields.

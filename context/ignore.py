@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import threading
 
-from context.files import WorkspaceRoot
-from context.gitignore import Pattern, compile_lines
+from airgap_lsp.context.files import WorkspaceRoot
+from airgap_lsp.context.gitignore import Pattern, compile_lines
 
 ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules"})
 MAX_GITIGNORE_BYTES = 1 << 20

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
-from context.languages import Language, identifier_query
-from context.text import SourceText
+from airgap_lsp.context.languages import Language, identifier_query
+from airgap_lsp.context.text import SourceText
 
 _MODULE_PATH = re.compile(r"[\"'<](?:[^\"'<>\n]*/)?([A-Za-z_][\w-]*)(?:\.\w+)*[\"'>]")
 

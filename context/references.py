@@ -6,8 +6,8 @@ import re
 
 import tree_sitter as ts
 
-from context.languages import Language, identifier_query
-from context.text import SourceText
+from airgap_lsp.context.languages import Language, identifier_query
+from airgap_lsp.context.text import SourceText
 
 _WORD_BEFORE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 

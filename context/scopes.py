@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
-from context.languages import Language
-from context.nodes import ancestors, body_of, node_before
-from context.text import SourceText, indent_width, line_start
+from airgap_lsp.context.languages import Language
+from airgap_lsp.context.nodes import ancestors, body_of, node_before
+from airgap_lsp.context.text import SourceText, indent_width, line_start
 
 MAX_HEADER_LINES = 6
 

@@ -32,10 +32,10 @@ from enum import StrEnum
 
 import tree_sitter as ts
 
-from context.languages import Language, language_for, parser_for
-from context.nodes import ancestors, error_count, node_before
-from context.syntax import TextEdit, apply_edit, parse
-from context.text import indent_unit, indent_width, line_end, line_start
+from airgap_lsp.context.languages import Language, language_for, parser_for
+from airgap_lsp.context.nodes import ancestors, error_count, node_before
+from airgap_lsp.context.syntax import TextEdit, apply_edit, parse
+from airgap_lsp.context.text import indent_unit, indent_width, line_end, line_start
 
 _OPEN_CONTAINERS = frozenset(
     {

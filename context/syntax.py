@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
-from context.languages import Language, parser_for
-from context.text import SourceText, point_at
+from airgap_lsp.context.languages import Language, parser_for
+from airgap_lsp.context.text import SourceText, point_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from context.definitions import Definition, extract_definitions
-from context.files import WorkspaceRoot, is_under, read_regular, regular_stat
-from context.ignore import ALWAYS_SKIPPED_DIRS, IgnoreRules, looks_binary
-from context.languages import language_for
-from context.syntax import parse
-from context.text import SourceText
+from airgap_lsp.context.definitions import Definition, extract_definitions
+from airgap_lsp.context.files import WorkspaceRoot, is_under, read_regular, regular_stat
+from airgap_lsp.context.ignore import ALWAYS_SKIPPED_DIRS, IgnoreRules, looks_binary
+from airgap_lsp.context.languages import language_for
+from airgap_lsp.context.syntax import parse
+from airgap_lsp.context.text import SourceText
 
 log = logging.getLogger(__name__)
 

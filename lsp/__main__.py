@@ -1,5 +1,5 @@
 import sys
 
-from lsp.cli import main
+from airgap_lsp.lsp.cli import main
 
 sys.exit(main())

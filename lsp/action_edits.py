@@ -15,8 +15,8 @@ import os
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from completion.actions import Edit, NewFile, newline_of, with_newlines
-from lsp.documents import Document
+from airgap_lsp.completion.actions import Edit, NewFile, newline_of, with_newlines
+from airgap_lsp.lsp.documents import Document
 
 
 class EditSupport:

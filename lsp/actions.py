@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from completion.actions import (
+from airgap_lsp.completion.actions import (
     DOCSTRING,
     FIX,
     TESTS,
@@ -55,12 +55,12 @@ from completion.actions import (
     tests_location,
     unused_path,
 )
-from completion.worker import ACTION, Cancelled, CancelToken
-from lsp.action_edits import EditSupport, document_edit, tests_edit
-from lsp.documents import Document, file_path
+from airgap_lsp.completion.worker import ACTION, Cancelled, CancelToken
+from airgap_lsp.lsp.action_edits import EditSupport, document_edit, tests_edit
+from airgap_lsp.lsp.documents import Document, file_path
 
 if TYPE_CHECKING:
-    from lsp.server import AirgapServer
+    from airgap_lsp.lsp.server import AirgapServer
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from completion.settings import ModelSettings
-from lsp import __version__, logs
+from airgap_lsp.completion.settings import ModelSettings
+from airgap_lsp.lsp import __version__, logs
 
 
 def is_loopback(host: str) -> bool:
@@ -38,8 +38,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from completion.settings import LogSettings, Settings
-    from lsp.server import create_server
+    from airgap_lsp.completion.settings import LogSettings, Settings
+    from airgap_lsp.lsp.server import create_server
 
     # Over stdio the editor reads stderr (as errors): it gets warnings and errors only. A TCP
     # server's stderr is a terminal, where everything is wanted.
@@ -72,10 +72,10 @@ def _model_settings(args: argparse.Namespace) -> ModelSettings:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    from completion.backend import BackendError, load_backend
-    from completion.completer import CompletionRequest
-    from completion.settings import CompletionSettings, Settings
-    from lsp.positions import split_lines
+    from airgap_lsp.completion.backend import BackendError, load_backend
+    from airgap_lsp.completion.completer import CompletionRequest
+    from airgap_lsp.completion.settings import CompletionSettings, Settings
+    from airgap_lsp.lsp.positions import split_lines
 
     logs.setup(args.log_level, None, stderr_everything=True)
     path = Path(args.path)
@@ -150,7 +150,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from completion import discovery, models, selection
+    from airgap_lsp.completion import discovery, models, selection
 
     if args.action == "fetch":
         failed = 0
@@ -262,9 +262,9 @@ def _model_facts(f: Any) -> str:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the configured remote engine and say what is wrong, in words."""
-    from completion.remote.doctor import diagnose
-    from completion.settings import Settings
-    from lsp.options import parse_settings
+    from airgap_lsp.completion.remote.doctor import diagnose
+    from airgap_lsp.completion.settings import Settings
+    from airgap_lsp.lsp.options import parse_settings
 
     logs.setup(args.log_level, None, stderr_everything=True)
     raw: dict[str, Any] = {}
@@ -291,7 +291,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from lsp.demo import run_demo
+    from airgap_lsp.lsp.demo import run_demo
 
     return run_demo(args)
 

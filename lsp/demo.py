@@ -84,7 +84,7 @@ async def _demo(args: argparse.Namespace) -> int:
             print(f"[progress] {message}", file=sys.stderr)
 
     t_start = time.monotonic()
-    await client.start_io(sys.executable, "-m", "lsp", "serve", "--log-level", "warning")
+    await client.start_io(sys.executable, "-m", "airgap_lsp.lsp", "serve", "--log-level", "warning")
     await client.initialize_async(
         types.InitializeParams(
             process_id=None,

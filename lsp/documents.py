@@ -24,8 +24,8 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
-from context import TextEdit
-from lsp.positions import LineIndex, encoding_name, split_lines
+from airgap_lsp.context import TextEdit
+from airgap_lsp.lsp.positions import LineIndex, encoding_name, split_lines
 
 log = logging.getLogger(__name__)
 

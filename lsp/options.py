@@ -11,8 +11,8 @@ import dataclasses
 import re
 from typing import Any, get_type_hints
 
-from completion.remote.config import SETTING_CHECKS
-from completion.settings import (
+from airgap_lsp.completion.remote.config import SETTING_CHECKS
+from airgap_lsp.completion.settings import (
     BACKENDS,
     DRAFTING_MODES,
     CompletionSettings,

@@ -20,22 +20,22 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from completion import calibration
-from completion.backend import BackendError, Loaded, load_backend
-from completion.code_context import ContextProvider
-from completion.completer import Backend, CompletionRequest, Suggestion
-from completion.session import CompletionSession
-from completion.settings import Settings
-from completion.worker import INTERACTIVE, ModelWorker
-from lsp import __version__, actions, logs
-from lsp.cursor import METHOD as CURSOR
-from lsp.cursor import OpenDocument, RestingPlaces
-from lsp.cursor import parse as parse_cursor
-from lsp.documents import Document, file_path, open_document, uri_key, use_documents
-from lsp.logs import ClientLog
-from lsp.options import parse_settings
-from lsp.positions import LineIndex
-from lsp.protocol import Protocol
+from airgap_lsp.completion import calibration
+from airgap_lsp.completion.backend import BackendError, Loaded, load_backend
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.completer import Backend, CompletionRequest, Suggestion
+from airgap_lsp.completion.session import CompletionSession
+from airgap_lsp.completion.settings import Settings
+from airgap_lsp.completion.worker import INTERACTIVE, ModelWorker
+from airgap_lsp.lsp import __version__, actions, logs
+from airgap_lsp.lsp.cursor import METHOD as CURSOR
+from airgap_lsp.lsp.cursor import OpenDocument, RestingPlaces
+from airgap_lsp.lsp.cursor import parse as parse_cursor
+from airgap_lsp.lsp.documents import Document, file_path, open_document, uri_key, use_documents
+from airgap_lsp.lsp.logs import ClientLog
+from airgap_lsp.lsp.options import parse_settings
+from airgap_lsp.lsp.positions import LineIndex
+from airgap_lsp.lsp.protocol import Protocol
 
 if TYPE_CHECKING:
     from pygls.server import ServerErrors

@@ -12,7 +12,7 @@ DATA_DIR = Path(os.environ.get("AIRGAP_DATA_DIR", ROOT.parent / "shared" / "data
 
 
 def _model_path(name: str) -> Path:
-    from completion import models
+    from airgap_lsp.completion import models
 
     spec = models.find_spec(name)
     assert spec is not None
@@ -38,7 +38,7 @@ def draft_path() -> Path:
 @pytest.fixture(scope="session")
 def vocab(draft_path: Path):  # type: ignore[no-untyped-def]
     """The real Qwen2.5-Coder tokenizer (vocabulary only: loads in well under a second)."""
-    from completion.runtime import Model
+    from airgap_lsp.completion.runtime import Model
 
     return Model(draft_path, vocab_only=True)
 

@@ -19,7 +19,7 @@ its modules:
 
 from __future__ import annotations
 
-from completion.actions.data import (
+from airgap_lsp.completion.actions.data import (
     DOCSTRING,
     EXPLAIN,
     FIX,
@@ -34,10 +34,10 @@ from completion.actions.data import (
     Plan,
     Run,
 )
-from completion.actions.docstrings import plan_docstring
-from completion.actions.edits import apply_edits, minimal_edit
-from completion.actions.extract import extract_code_block, fence_stop
-from completion.actions.naming import (
+from airgap_lsp.completion.actions.docstrings import plan_docstring
+from airgap_lsp.completion.actions.edits import apply_edits, minimal_edit
+from airgap_lsp.completion.actions.extract import extract_code_block, fence_stop
+from airgap_lsp.completion.actions.naming import (
     framework_for,
     path_for_tests,
     python_framework,
@@ -45,18 +45,18 @@ from completion.actions.naming import (
     tests_location,
     unused_path,
 )
-from completion.actions.outcomes import finish, outcome_of
-from completion.actions.plans import plan_explain, plan_fix, plan_rewrite, plan_tests
-from completion.actions.prompts import (
+from airgap_lsp.completion.actions.outcomes import finish, outcome_of
+from airgap_lsp.completion.actions.plans import plan_explain, plan_fix, plan_rewrite, plan_tests
+from airgap_lsp.completion.actions.prompts import (
     action_prompt,
     context_notes,
     language_tag,
     language_title,
     shown,
 )
-from completion.actions.run import run_plan
-from completion.actions.targets import Parsed, Target, find_target, pick_definition
-from completion.actions.text import (
+from airgap_lsp.completion.actions.run import run_plan
+from airgap_lsp.completion.actions.targets import Parsed, Target, find_target, pick_definition
+from airgap_lsp.completion.actions.text import (
     full_lines,
     indent_unit,
     newline_of,

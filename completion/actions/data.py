@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from completion.worker import Cancelled
-from context import Language
+from airgap_lsp.completion.worker import Cancelled
+from airgap_lsp.context import Language
 
 FIX, DOCSTRING, EXPLAIN, TESTS, REWRITE = "fix", "docstring", "explain", "tests", "rewrite"
 KINDS = (FIX, DOCSTRING, EXPLAIN, TESTS, REWRITE)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import tree_sitter as ts
 
-from completion.actions.data import DOCSTRING, ActionError, Plan
-from completion.actions.prompts import _block, _prefill, _system, context_notes, shown
-from completion.actions.targets import Parsed, Target, _node_at, _outer, find_target
-from completion.actions.text import full_lines, indent_unit
-from context import Language
-from context.nodes import body_of
-from context.text import indentation, line_end, line_start
+from airgap_lsp.completion.actions.data import DOCSTRING, ActionError, Plan
+from airgap_lsp.completion.actions.prompts import _block, _prefill, _system, context_notes, shown
+from airgap_lsp.completion.actions.targets import Parsed, Target, _node_at, _outer, find_target
+from airgap_lsp.completion.actions.text import full_lines, indent_unit
+from airgap_lsp.context import Language
+from airgap_lsp.context.nodes import body_of
+from airgap_lsp.context.text import indentation, line_end, line_start
 
 
 def plan_docstring(parsed: Parsed, offset: int) -> Plan:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from completion.actions.data import Edit
+from airgap_lsp.completion.actions.data import Edit
 
 
 def minimal_edit(text: str, start: int, end: int, new: str) -> Edit | None:

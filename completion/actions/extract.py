@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from completion.actions.data import ActionError
+from airgap_lsp.completion.actions.data import ActionError
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w.+#-]*)[ \t]*\r?$", re.M)
 

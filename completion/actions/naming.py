@@ -12,9 +12,9 @@ import os
 import stat
 from collections.abc import Sequence
 
-from completion.actions.data import ActionError
-from context import Language
-from context.files import OPEN_FLAGS
+from airgap_lsp.completion.actions.data import ActionError
+from airgap_lsp.context import Language
+from airgap_lsp.context.files import OPEN_FLAGS
 
 _MAX_PACKAGE_DEPTH = 64
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import re
 
-from completion.actions.data import (
+from airgap_lsp.completion.actions.data import (
     DOCSTRING,
     EXPLAIN,
     FIX,
@@ -20,12 +20,18 @@ from completion.actions.data import (
     Plan,
     Run,
 )
-from completion.actions.edits import apply_edits, minimal_edit
-from completion.actions.extract import extract_code_block
-from completion.actions.prompts import language_tag
-from completion.actions.targets import _errors, pick_definition
-from completion.actions.text import indent_unit, newline_of, reindent, to_lf, with_newlines
-from context.text import indentation, line_start
+from airgap_lsp.completion.actions.edits import apply_edits, minimal_edit
+from airgap_lsp.completion.actions.extract import extract_code_block
+from airgap_lsp.completion.actions.prompts import language_tag
+from airgap_lsp.completion.actions.targets import _errors, pick_definition
+from airgap_lsp.completion.actions.text import (
+    indent_unit,
+    newline_of,
+    reindent,
+    to_lf,
+    with_newlines,
+)
+from airgap_lsp.context.text import indentation, line_start
 
 
 def outcome_of(plan: Plan, run: Run) -> Outcome:

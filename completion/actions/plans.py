@@ -4,8 +4,8 @@ prompt and its token budget.
 
 from __future__ import annotations
 
-from completion.actions.data import EXPLAIN, FIX, REWRITE, TESTS, ActionError, Plan
-from completion.actions.prompts import (
+from airgap_lsp.completion.actions.data import EXPLAIN, FIX, REWRITE, TESTS, ActionError, Plan
+from airgap_lsp.completion.actions.prompts import (
     _approx_tokens,
     _block,
     _prefill,
@@ -13,10 +13,10 @@ from completion.actions.prompts import (
     context_notes,
     shown,
 )
-from completion.actions.targets import Parsed, find_target
-from completion.actions.text import full_lines
-from context.nodes import ancestors
-from context.text import indentation, line_end, line_start
+from airgap_lsp.completion.actions.targets import Parsed, find_target
+from airgap_lsp.completion.actions.text import full_lines
+from airgap_lsp.context.nodes import ancestors
+from airgap_lsp.context.text import indentation, line_end, line_start
 
 _MAX_REGION_LINES = 150
 _FIX_WINDOW_LINES = 12

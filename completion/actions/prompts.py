@@ -9,16 +9,16 @@ import textwrap
 
 import tree_sitter as ts
 
-from completion.actions.data import Plan
-from completion.actions.targets import Parsed
-from completion.actions.text import to_lf
-from completion.prompt import Vocabulary, chat_tokens
-from context import Language
-from context.definitions import extract_definitions
-from context.imports import find_imports
-from context.languages import identifier_query
-from context.scopes import enclosing_scopes
-from context.text import indent_width, indentation, line_start
+from airgap_lsp.completion.actions.data import Plan
+from airgap_lsp.completion.actions.targets import Parsed
+from airgap_lsp.completion.actions.text import to_lf
+from airgap_lsp.completion.prompt import Vocabulary, chat_tokens
+from airgap_lsp.context import Language
+from airgap_lsp.context.definitions import extract_definitions
+from airgap_lsp.context.imports import find_imports
+from airgap_lsp.context.languages import identifier_query
+from airgap_lsp.context.scopes import enclosing_scopes
+from airgap_lsp.context.text import indent_width, indentation, line_start
 
 _TAGS = {"cpp": "cpp", "tsx": "tsx", "typescript": "typescript", "javascript": "javascript"}
 

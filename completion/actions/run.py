@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from completion.actions.data import ActionCancelled, Plan, Run
-from completion.actions.extract import fence_stop
-from completion.actions.prompts import action_prompt
-from completion.engine import DecodeOptions, Engine
+from airgap_lsp.completion.actions.data import ActionCancelled, Plan, Run
+from airgap_lsp.completion.actions.extract import fence_stop
+from airgap_lsp.completion.actions.prompts import action_prompt
+from airgap_lsp.completion.engine import DecodeOptions, Engine
 
 
 def run_plan(

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
-from completion.actions.text import full_lines, to_lf
-from context import Language, language_for
-from context.nodes import ancestors, error_count
-from context.syntax import parse
-from context.text import SourceText, line_end, line_start
+from airgap_lsp.completion.actions.text import full_lines, to_lf
+from airgap_lsp.context import Language, language_for
+from airgap_lsp.context.nodes import ancestors, error_count
+from airgap_lsp.context.syntax import parse
+from airgap_lsp.context.text import SourceText, line_end, line_start
 
 # Functions worth a docstring or tests: named ones (lambdas and closures are not).
 _ANONYMOUS = frozenset(

@@ -4,7 +4,7 @@ code to a target's indentation and whole-line spans (code-point offsets).
 
 from __future__ import annotations
 
-from context.text import indent_unit, line_end, line_start
+from airgap_lsp.context.text import indent_unit, line_end, line_start
 
 
 def newline_of(text: str) -> str:

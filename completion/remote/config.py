@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from completion.remote.http import Endpoint, EngineError, Pool, parse_endpoint
-from completion.settings import ModelSettings
+from airgap_lsp.completion.remote.http import Endpoint, EngineError, Pool, parse_endpoint
+from airgap_lsp.completion.settings import ModelSettings
 
 if TYPE_CHECKING:  # the engine (numpy, the runtime) is imported when one is made, not by options
-    from completion.remote.engines import RemoteEngine
+    from airgap_lsp.completion.remote.engines import RemoteEngine
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,9 @@ class Connected:
 def connect(m: ModelSettings, report: Callable[[str, int], None] | None = None) -> Connected:
     """The engine for these settings; configuration errors raise RemoteSetupError, an engine
     that does not answer yet is a warning (completions start when it does)."""
-    from completion.remote.dialects import dialect_for
-    from completion.remote.engines import RemoteEngine
-    from completion.remote.tokenizer import TokenizerError, load_tokenizer
+    from airgap_lsp.completion.remote.dialects import dialect_for
+    from airgap_lsp.completion.remote.engines import RemoteEngine
+    from airgap_lsp.completion.remote.tokenizer import TokenizerError, load_tokenizer
 
     say = report or (lambda _m, _p: None)
     if m.backend in ("openai", "ollama") and not m.model:
@@ -168,7 +168,7 @@ def connect(m: ModelSettings, report: Callable[[str, int], None] | None = None) 
 def start_checks(engine: RemoteEngine, m: ModelSettings) -> list[str]:
     """The probe round trip: the engine answers, and its tokenizer is ours (otherwise
     prompts go as text)."""
-    from completion.remote.tokenizer import compare, probe_text
+    from airgap_lsp.completion.remote.tokenizer import compare, probe_text
 
     tokenizer = m.tokenizer or "the default target"
     local = engine.target.tokenize(probe_text(engine.target), special=True)

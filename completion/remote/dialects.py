@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from completion.remote.http import EngineError, error_message
+from airgap_lsp.completion.remote.http import EngineError, error_message
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from completion.engine import DecodeOptions
-from completion.remote.config import RemoteSetupError, connect
-from completion.remote.engines import RemoteEngine
-from completion.remote.http import EngineError
-from completion.remote.tokenizer import compare, probe_text
-from completion.settings import ModelSettings
+from airgap_lsp.completion.engine import DecodeOptions
+from airgap_lsp.completion.remote.config import RemoteSetupError, connect
+from airgap_lsp.completion.remote.engines import RemoteEngine
+from airgap_lsp.completion.remote.http import EngineError
+from airgap_lsp.completion.remote.tokenizer import compare, probe_text
+from airgap_lsp.completion.settings import ModelSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from completion.engine import (
+from airgap_lsp.completion.engine import (
     DecodeOptions,
     DecodeResult,
     DecodeStats,
@@ -29,11 +29,18 @@ from completion.engine import (
     IsCancelled,
     StopRule,
 )
-from completion.remote.dialects import DONE, Chunk, Dialect, Request, Timings, heal_grammar
-from completion.remote.http import EngineError, Pool, Response
-from completion.remote.tokenizer import render
-from completion.runtime import Model
-from completion.sequences import common_prefix
+from airgap_lsp.completion.remote.dialects import (
+    DONE,
+    Chunk,
+    Dialect,
+    Request,
+    Timings,
+    heal_grammar,
+)
+from airgap_lsp.completion.remote.http import EngineError, Pool, Response
+from airgap_lsp.completion.remote.tokenizer import render
+from airgap_lsp.completion.runtime import Model
+from airgap_lsp.completion.sequences import common_prefix
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from completion.models import DEFAULT_TARGET, ModelError, resolve
-from completion.runtime import Model, RuntimeError_
+from airgap_lsp.completion.models import DEFAULT_TARGET, ModelError, resolve
+from airgap_lsp.completion.runtime import Model, RuntimeError_
 
 # Code, indentation, Unicode and numbers: where two tokenizers of different models part ways.
 PROBE_CODE = (

@@ -15,7 +15,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
-from completion.actions import DOCSTRING, FIX, TESTS
+from airgap_lsp.completion.actions import DOCSTRING, FIX, TESTS
 from tests.e2e.lsp_helpers import server_env
 
 SERVER = [sys.executable, "-m", "tests.actions.canned_server"]

@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import completion.backend as backend
-import lsp.actions as actions
-from completion.actions import DOCSTRING, EXPLAIN, FIX, REWRITE, TESTS, Plan, Run
+import airgap_lsp.completion.backend as backend
+import airgap_lsp.lsp.actions as actions
+from airgap_lsp.completion.actions import DOCSTRING, EXPLAIN, FIX, REWRITE, TESTS, Plan, Run
 
 
 class _Engine:
@@ -69,7 +69,7 @@ def main() -> int:
     timeout = os.environ.get("AIRGAP_CANNED_CLIENT_TIMEOUT_S")
     if timeout and hasattr(actions, "CLIENT_TIMEOUTS"):
         actions.CLIENT_TIMEOUTS = dict.fromkeys(actions.CLIENT_TIMEOUTS, float(timeout))
-    from lsp.cli import main as cli_main
+    from airgap_lsp.lsp.cli import main as cli_main
 
     return cli_main(["serve"])
 

@@ -14,7 +14,7 @@ import pytest
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
-from completion.actions import DOCSTRING, TESTS, python_module
+from airgap_lsp.completion.actions import DOCSTRING, TESTS, python_module
 from tests.actions.canned_client import (
     actions_at,
     kind_of,

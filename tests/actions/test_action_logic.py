@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from completion.actions import (
+from airgap_lsp.completion.actions import (
     ActionError,
     Edit,
     Parsed,
@@ -31,7 +31,7 @@ from completion.actions import (
     python_module,
     reindent,
 )
-from context import language_for
+from airgap_lsp.context import language_for
 
 PY = (
     "import os\n"

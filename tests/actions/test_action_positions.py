@@ -13,7 +13,7 @@ import pytest
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from completion.actions import DOCSTRING, FIX, TESTS
+from airgap_lsp.completion.actions import DOCSTRING, FIX, TESTS
 from tests.actions.canned_client import (
     ANSWER_S,
     actions_at,

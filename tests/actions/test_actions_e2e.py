@@ -18,7 +18,7 @@ from tests.e2e.lsp_helpers import open_doc, server_env
 
 pytestmark = pytest.mark.model
 
-SERVER = [sys.executable, "-m", "lsp", "serve"]
+SERVER = [sys.executable, "-m", "airgap_lsp.lsp", "serve"]
 
 SOURCE = """import math
 

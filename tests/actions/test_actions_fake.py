@@ -11,7 +11,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.e2e.lsp_helpers import open_doc, server_env
 
-SERVER = [sys.executable, "-m", "lsp", "serve"]
+SERVER = [sys.executable, "-m", "airgap_lsp.lsp", "serve"]
 TEXT = "def add(a, b):\n    return a + b\n"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from ctx_helpers import count_tokens, split_cursor
 
-from context import ChunkRing, ContextRequest, OpenDocument, collect_context
+from airgap_lsp.context import ChunkRing, ContextRequest, OpenDocument, collect_context
 
 LONG_PY = (
     "import os\nfrom shop.pricing import apply_discount\n\n\n"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from ctx_helpers import count_tokens
 
-from context import ContextRequest, WorkspaceIndex, collect_context, language_for
-from context.definitions import extract_definitions
-from context.syntax import parse
-from context.text import SourceText
+from airgap_lsp.context import ContextRequest, WorkspaceIndex, collect_context, language_for
+from airgap_lsp.context.definitions import extract_definitions
+from airgap_lsp.context.syntax import parse
+from airgap_lsp.context.text import SourceText
 
 TASKS_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "crossfile" / "tasks.jsonl"
 TASKS = [json.loads(line) for line in TASKS_FILE.read_text().splitlines() if line.strip()]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from completion.actions.targets import _errors
-from context.languages import language_for
-from context.nodes import error_count
-from context.shaping import shape_completion
-from context.syntax import parse
+from airgap_lsp.completion.actions.targets import _errors
+from airgap_lsp.context.languages import language_for
+from airgap_lsp.context.nodes import error_count
+from airgap_lsp.context.shaping import shape_completion
+from airgap_lsp.context.syntax import parse
 
 DEPTH = 3000
 

@@ -6,12 +6,18 @@ import ctx_samples as samples
 import pytest
 from ctx_helpers import count_tokens, split_cursor
 
-from context import ContextRequest, OpenDocument, WorkspaceIndex, collect_context, language_for
-from context.definitions import extract_definitions
-from context.imports import find_imports
-from context.scopes import enclosing_scopes
-from context.syntax import parse
-from context.text import SourceText
+from airgap_lsp.context import (
+    ContextRequest,
+    OpenDocument,
+    WorkspaceIndex,
+    collect_context,
+    language_for,
+)
+from airgap_lsp.context.definitions import extract_definitions
+from airgap_lsp.context.imports import find_imports
+from airgap_lsp.context.scopes import enclosing_scopes
+from airgap_lsp.context.syntax import parse
+from airgap_lsp.context.text import SourceText
 
 SCOPES = {
     "python": [

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from completion.code_context import ContextProvider
-from context import LANGUAGES, WorkspaceIndex
-from context.languages import query
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.context import LANGUAGES, WorkspaceIndex
+from airgap_lsp.context.languages import query
 from tests.context.hostile import HostileWorkspace, build_hostile_workspace, unlock
 from tests.e2e.lsp_helpers import server_env
 from tests.fuzz.rpc import Connection
@@ -253,7 +253,7 @@ def test_the_server_answers_within_100_ms_while_indexing_a_hostile_workspace(hos
     log_file = tmp_path / "server.log"
     argv = [
         sys.executable,
-        *("-m", "lsp", "serve", "--log-level", "info", "--log-file", str(log_file)),
+        *("-m", "airgap_lsp.lsp", "serve", "--log-level", "info", "--log-file", str(log_file)),
     ]
     # The server of this checkout, whatever the working directory or the installed package.
     checkout = str(Path(__file__).resolve().parents[2])

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from context import LANGUAGES, language_for
-from context.languages import grammar, identifier_query, parser_for, query
+from airgap_lsp.context import LANGUAGES, language_for
+from airgap_lsp.context.languages import grammar, identifier_query, parser_for, query
 
 
 @pytest.mark.parametrize(

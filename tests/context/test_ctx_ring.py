@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from context import ChunkRing
-from context.ring import similarity
+from airgap_lsp.context import ChunkRing
+from airgap_lsp.context.ring import similarity
 
 BLOCK = "\n".join(f"line {i} = compute({i})" for i in range(20))
 

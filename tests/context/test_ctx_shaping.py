@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from ctx_helpers import split_cursor
 
-from context import (
+from airgap_lsp.context import (
     CompletionMode,
     completion_mode,
     dedupe_suffix,

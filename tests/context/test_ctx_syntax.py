@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from context import SyntaxCache, TextEdit, language_for
-from context.syntax import parse
+from airgap_lsp.context import SyntaxCache, TextEdit, language_for
+from airgap_lsp.context.syntax import parse
 
 PY = '''import os
 

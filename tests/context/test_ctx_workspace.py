@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 
-from context import WorkspaceIndex
+from airgap_lsp.context import WorkspaceIndex
 
 
 def _write(root, rel, text: str | bytes) -> str:

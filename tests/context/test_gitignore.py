@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from context.ignore import IgnoreRules
+from airgap_lsp.context.ignore import IgnoreRules
 from tests.context.hostile import PATHOLOGICAL_GITIGNORE, long_names
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

@@ -8,7 +8,7 @@ from typing import Any
 
 from lsprotocol import types
 
-SERVER = [sys.executable, "-m", "lsp", "serve", "--log-level", "info"]
+SERVER = [sys.executable, "-m", "airgap_lsp.lsp", "serve", "--log-level", "info"]
 
 
 def server_env(**extra: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from tests.e2e.lsp_helpers import inline_params, items_of, server_env, text_of
 
 pytestmark = pytest.mark.model
 
-SERVER = [sys.executable, "-m", "lsp", "serve", "--log-level", "info"]
+SERVER = [sys.executable, "-m", "airgap_lsp.lsp", "serve", "--log-level", "info"]
 URI = "file:///w/add.py"
 TEXT = "def add(a, b):\n    return "
 TIMEOUT = 300  # loading and a first completion on a busy 2-core machine

@@ -20,7 +20,7 @@ from pygls.lsp.client import LanguageClient
 from tests.e2e.lsp_helpers import inline_params, items_of, server_env
 from tests.synthetic.conftest import synthetic_models, synthetic_qwen2_pair  # noqa: F401
 
-SERVER = [sys.executable, "-m", "lsp", "serve", "--log-level", "info"]
+SERVER = [sys.executable, "-m", "airgap_lsp.lsp", "serve", "--log-level", "info"]
 URI = "file:///w/a.py"
 TEXT = "def add(a, b):\n    \n"
 REQUEST_TIMEOUT = 30  # generous: a hang is what these tests catch

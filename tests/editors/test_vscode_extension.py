@@ -68,7 +68,7 @@ def test_the_extension_declares_the_servers_defaults():
     import dataclasses
     import json
 
-    from completion.settings import Settings
+    from airgap_lsp.completion.settings import Settings
 
     declared = json.loads((VSCODE / "package.json").read_text())["contributes"]["configuration"]
     properties = declared["properties"]
@@ -122,7 +122,7 @@ def test_the_extension_declares_every_model_setting_discovery_reads():
 def test_the_extension_declares_the_servers_ranges():
     """An integer the settings UI accepts is one the server accepts (gpuLayers -1 was offered
     as 'all' and refused by the server)."""
-    from lsp.options import BOUNDS
+    from airgap_lsp.lsp.options import BOUNDS
 
     properties = _declared()
     compared = 0

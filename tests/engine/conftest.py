@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from completion.runtime import LlamaContext, Model
+from airgap_lsp.completion.runtime import LlamaContext, Model
 from tests.synthetic.conftest import (  # noqa: F401  (fixtures)
     synthetic_models,
     synthetic_other_vocab,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from completion import calibration
-from completion.backend import load_backend
-from completion.calibration import CalibrationCache, Costs, Key
-from completion.settings import CompletionSettings, ModelSettings, Settings
+from airgap_lsp.completion import calibration
+from airgap_lsp.completion.backend import load_backend
+from airgap_lsp.completion.calibration import CalibrationCache, Costs, Key
+from airgap_lsp.completion.settings import CompletionSettings, ModelSettings, Settings
 
 # Verifying k tokens costs k steps (a CPU) / nearly one step (a GPU).
 CPU_LIKE = Costs({1: 10.0, 2: 20.0, 4: 40.0, 8: 80.0, 16: 160.0, 32: 320.0}, 1.0)

@@ -9,10 +9,10 @@ import ast
 
 import pytest
 
-from completion.backend import load_backend
-from completion.code_context import ContextProvider
-from completion.completer import CompletionRequest
-from completion.settings import CompletionSettings, ModelSettings, Settings
+from airgap_lsp.completion.backend import load_backend
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.completer import CompletionRequest
+from airgap_lsp.completion.settings import CompletionSettings, ModelSettings, Settings
 
 pytestmark = pytest.mark.model
 

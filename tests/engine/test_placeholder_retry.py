@@ -8,10 +8,10 @@ import ast
 
 import pytest
 
-from completion.backend import load_backend
-from completion.completer import CompletionRequest
-from completion.postprocess import is_placeholder
-from completion.settings import CompletionSettings, ModelSettings, Settings
+from airgap_lsp.completion.backend import load_backend
+from airgap_lsp.completion.completer import CompletionRequest
+from airgap_lsp.completion.postprocess import is_placeholder
+from airgap_lsp.completion.settings import CompletionSettings, ModelSettings, Settings
 
 pytestmark = pytest.mark.model
 

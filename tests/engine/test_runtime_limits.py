@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from completion.engine import DecodeOptions, Engine
-from completion.runtime import Model
+from airgap_lsp.completion.engine import DecodeOptions, Engine
+from airgap_lsp.completion.runtime import Model
 
 CODE = "def add(a, b):\n    return a + b\n"
 
@@ -55,8 +55,8 @@ def test_lone_surrogates_tokenize(target: Model):
 
 
 def test_an_action_whose_prompt_does_not_fit_gets_a_clear_message():
-    from completion.actions import ActionError, Run
-    from completion.actions.outcomes import outcome_of
+    from airgap_lsp.completion.actions import ActionError, Run
+    from airgap_lsp.completion.actions.outcomes import outcome_of
 
     run = Run(
         reply="",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from completion.engine import DecodeOptions, Engine
-from completion.prompt import Budget, PromptInput, fim_prompt
-from completion.runtime import Model
+from airgap_lsp.completion.engine import DecodeOptions, Engine
+from airgap_lsp.completion.prompt import Budget, PromptInput, fim_prompt
+from airgap_lsp.completion.runtime import Model
 from tests.engine.conftest import first_divergence, greedy_reference
 
 pytestmark = pytest.mark.model

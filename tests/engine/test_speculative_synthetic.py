@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from completion.engine import FINISH_ON_CANCEL, DecodeOptions, Engine
-from completion.runtime import Model
+from airgap_lsp.completion.engine import FINISH_ON_CANCEL, DecodeOptions, Engine
+from airgap_lsp.completion.runtime import Model
 from tests.engine.conftest import first_divergence, greedy_reference
 
 NEAR_TIE = 0.25  # logits
@@ -258,9 +258,9 @@ def test_time_budgets_hold(synthetic_qwen2_pair):
 
 
 def test_prompt_shrinks_to_fit_the_prompt_time_budget(synthetic_qwen2_pair):
-    from completion.completer import Completer, CompletionRequest
-    from completion.planner import MIN_PREFIX_TOKENS, MIN_SUFFIX_TOKENS
-    from completion.settings import CompletionSettings
+    from airgap_lsp.completion.completer import Completer, CompletionRequest
+    from airgap_lsp.completion.planner import MIN_PREFIX_TOKENS, MIN_SUFFIX_TOKENS
+    from airgap_lsp.completion.settings import CompletionSettings
 
     target = Model(synthetic_qwen2_pair[0])
     engine = make_engine(target, None)

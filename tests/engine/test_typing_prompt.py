@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from airgap_lsp.completion.backend import load_backend
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.completer import CompletionRequest
+from airgap_lsp.completion.prompt import Budget
+from airgap_lsp.completion.sequences import common_prefix
+from airgap_lsp.completion.settings import ModelSettings, Settings
 from benchmarks.typing_long_file import ANCHOR, TYPED
-from completion.backend import load_backend
-from completion.code_context import ContextProvider
-from completion.completer import CompletionRequest
-from completion.prompt import Budget
-from completion.sequences import common_prefix
-from completion.settings import ModelSettings, Settings
 
 pytestmark = pytest.mark.model
 

@@ -48,20 +48,20 @@ def register_debug(server: Any) -> None:
 
 def install() -> None:
     """Make every server `lsp.server.create_server` builds answer the debug request too."""
-    import lsp.server
+    import airgap_lsp.lsp.server as server_module
 
-    register = lsp.server.register
+    register = server_module.register
 
     def register_with_debug(server: Any) -> None:
         register(server)
         register_debug(server)
 
-    lsp.server.register = register_with_debug
+    server_module.register = register_with_debug
 
 
 def main() -> int:
     install()
-    from lsp.cli import main as cli_main
+    from airgap_lsp.lsp.cli import main as cli_main
 
     return cli_main(sys.argv[1:])
 

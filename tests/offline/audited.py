@@ -58,7 +58,7 @@ def main() -> int:
         from tests.fuzz.debug_server import install as install_debug
 
         install_debug()
-    from lsp.cli import main as cli_main
+    from airgap_lsp.lsp.cli import main as cli_main
 
     return cli_main(sys.argv[1:])
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from completion.remote.config import Connected, connect
-from completion.settings import ModelSettings
+from airgap_lsp.completion.remote.config import Connected, connect
+from airgap_lsp.completion.settings import ModelSettings
 
 BACKEND_OF = {
     "vllm": "openai",

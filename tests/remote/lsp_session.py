@@ -14,7 +14,7 @@ from pygls.lsp.client import LanguageClient
 
 from tests.e2e.lsp_helpers import inline_params, items_of, server_env
 
-SERVER = [sys.executable, "-m", "lsp", "serve", "--log-level", "info"]
+SERVER = [sys.executable, "-m", "airgap_lsp.lsp", "serve", "--log-level", "info"]
 TIMEOUT = 120.0  # generous: a hang is what these tests catch
 _ids = itertools.count()
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from completion.engine import DecodeOptions, DecodeResult, DecodeStats
-from completion.prompt import Budget, PromptInput, fim_prompt
-from completion.remote.engines import FallbackEngine
+from airgap_lsp.completion.engine import DecodeOptions, DecodeResult, DecodeStats
+from airgap_lsp.completion.prompt import Budget, PromptInput, fim_prompt
+from airgap_lsp.completion.remote.engines import FallbackEngine
 from tests.remote.doubles import EngineDouble
 
 KEY = "sk-test-7d1f0e5bd2a94c8f"
@@ -69,8 +69,8 @@ def mute_port() -> Iterator[int]:
 def test_a_server_that_never_speaks_http_times_out(
     vocab: Any, tokenizer_path: str, mute_port: int
 ) -> None:
-    from completion.remote.config import connect
-    from completion.settings import ModelSettings
+    from airgap_lsp.completion.remote.config import connect
+    from airgap_lsp.completion.settings import ModelSettings
 
     settings = ModelSettings(
         backend="llama-server",
@@ -158,7 +158,7 @@ def test_a_wrong_api_key_is_refused_once_without_the_key_in_any_message(
 def test_api_key_file_and_a_missing_key_variable(
     vocab: Any, make_engine: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from completion.remote.config import RemoteSetupError
+    from airgap_lsp.completion.remote.config import RemoteSetupError
 
     key_file = tmp_path / "key"
     key_file.write_text(KEY + "\n")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lsp.cli import main
+from airgap_lsp.lsp.cli import main
 from tests.remote.doubles import EngineDouble
 
 

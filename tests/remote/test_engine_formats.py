@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from completion.engine import DecodeOptions
-from completion.prompt import Budget, PromptInput, fim_prompt
-from completion.remote.http import EngineError, Pool, parse_endpoint
-from completion.remote.tokenizer import render
+from airgap_lsp.completion.engine import DecodeOptions
+from airgap_lsp.completion.prompt import Budget, PromptInput, fim_prompt
+from airgap_lsp.completion.remote.http import EngineError, Pool, parse_endpoint
+from airgap_lsp.completion.remote.tokenizer import render
 from tests.remote.doubles import EngineDouble, check_openai
 
 PIECES = ["return", " a", " +", " b", "\n", "    # done", "\n"]

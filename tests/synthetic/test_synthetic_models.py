@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from completion.drafting import check_draft_vocab
-from completion.runtime import LlamaContext, Model
+from airgap_lsp.completion.drafting import check_draft_vocab
+from airgap_lsp.completion.runtime import LlamaContext, Model
 
 from .make_gguf import (
     CONTROL_TOKENS,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from completion.code_context import ContextProvider
-from completion.completer import Completer, CompletionRequest, Suggestion
-from completion.engine import DecodeOptions, DecodeResult, DecodeStats
-from completion.settings import CompletionSettings
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.completer import Completer, CompletionRequest, Suggestion
+from airgap_lsp.completion.engine import DecodeOptions, DecodeResult, DecodeStats
+from airgap_lsp.completion.settings import CompletionSettings
 
 # (prefix window, suffix window) -> raw model output, or (output, output once the first
 # token of that output is banned at its place: the completer's retry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from completion.adaptive import CostModel, expected_tokens
+from airgap_lsp.completion.adaptive import CostModel, expected_tokens
 
 
 def cpu_like() -> CostModel:

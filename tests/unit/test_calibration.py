@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from completion import calibration
-from completion.calibration import Background, CalibrationCache, Costs, Key, decide_draft
-from completion.worker import ModelWorker
+from airgap_lsp.completion import calibration
+from airgap_lsp.completion.calibration import Background, CalibrationCache, Costs, Key, decide_draft
+from airgap_lsp.completion.worker import ModelWorker
 
 CPU = Costs({1: 31.0, 2: 57.0, 4: 100.0, 8: 218.0, 16: 264.0, 32: 392.0}, 9.5)
 GPU = Costs({1: 20.0, 2: 20.5, 4: 21.0, 8: 22.0, 16: 25.0, 32: 30.0}, 0.4)
@@ -93,7 +93,7 @@ def test_a_corrupt_file_is_ignored_with_a_log_line(
     cache.path.parent.mkdir(parents=True)
     cache.path.write_text(content)
     key = Key.of(model_file, 2, 0)
-    with caplog.at_level(logging.WARNING, logger="completion.calibration"):
+    with caplog.at_level(logging.WARNING, logger="airgap_lsp.completion.calibration"):
         assert cache.get(key) is None
     assert any("calibration cache" in r.message and "ignored" in r.message for r in caplog.records)
     cache.put(key, CPU)  # the next refresh rewrites it
@@ -108,7 +108,7 @@ def test_a_corrupt_entry_is_ignored_with_a_log_line(
     raw = json.loads(cache.path.read_text())
     raw["entries"][key.digest()]["verify_ms"] = {"1": -3}
     cache.path.write_text(json.dumps(raw))
-    with caplog.at_level(logging.WARNING, logger="completion.calibration"):
+    with caplog.at_level(logging.WARNING, logger="airgap_lsp.completion.calibration"):
         assert cache.get(key) is None
     assert any("entry ignored" in r.message for r in caplog.records)
 

@@ -17,7 +17,16 @@ from tests.e2e.lsp_helpers import server_env
 
 def _complete(path: Path, line: int, col: int) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lsp", "complete", str(path), str(line), str(col), "--json"],
+        [
+            sys.executable,
+            "-m",
+            "airgap_lsp.lsp",
+            "complete",
+            str(path),
+            str(line),
+            str(col),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from lsp.cli import is_loopback
+from airgap_lsp.lsp.cli import is_loopback
 
 
 def _free_port() -> int:
@@ -23,7 +23,7 @@ def test_serve_refuses_a_non_loopback_host(host: str):
     port = str(_free_port())
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "lsp", "serve", "--tcp", port, "--host", host],
+            [sys.executable, "-m", "airgap_lsp.lsp", "serve", "--tcp", port, "--host", host],
             capture_output=True,
             text=True,
             timeout=30,

@@ -17,11 +17,17 @@ from typing import Any
 
 import pytest
 
-from completion import discovery, models
-from completion.discovery import Place
-from completion.gguf_header import FILE_TYPES, GGML_BLOCKS, GGUFError, parse_size_label, read_header
-from completion.selection import GIB, Memory, choose, choose_draft, need, qwen35_class
-from completion.settings import CompletionSettings, ModelSettings, Settings
+from airgap_lsp.completion import discovery, models
+from airgap_lsp.completion.discovery import Place
+from airgap_lsp.completion.gguf_header import (
+    FILE_TYPES,
+    GGML_BLOCKS,
+    GGUFError,
+    parse_size_label,
+    read_header,
+)
+from airgap_lsp.completion.selection import GIB, Memory, choose, choose_draft, need, qwen35_class
+from airgap_lsp.completion.settings import CompletionSettings, ModelSettings, Settings
 from tests.unit.gguf_files import text_model, with_metadata
 
 BLOB = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"  # the 0.5B's sha256
@@ -613,8 +619,8 @@ def settings(**models_options: Any) -> Settings:
 
 
 def test_auto_loads_the_qwen35_pair_and_speculates(machine, qwen35, monkeypatch):
-    from completion import calibration, model_plan
-    from completion.backend import load_backend
+    from airgap_lsp.completion import calibration, model_plan
+    from airgap_lsp.completion.backend import load_backend
 
     lmstudio(
         machine,
@@ -650,8 +656,8 @@ def test_auto_loads_the_qwen35_pair_and_speculates(machine, qwen35, monkeypatch)
 def test_auto_with_an_incompatible_pair_loads_without_a_draft_and_warns(
     machine, qwen35, monkeypatch
 ):
-    from completion import model_plan
-    from completion.backend import load_backend
+    from airgap_lsp.completion import model_plan
+    from airgap_lsp.completion.backend import load_backend
 
     lmstudio(
         machine,
@@ -667,13 +673,13 @@ def test_auto_with_an_incompatible_pair_loads_without_a_draft_and_warns(
 
 
 def test_a_model_that_does_not_fit_is_refused_before_loading(machine, qwen35, monkeypatch):
-    from completion import model_plan
-    from completion.backend import BackendError, load_backend
+    from airgap_lsp.completion import model_plan
+    from airgap_lsp.completion.backend import BackendError, load_backend
 
     def no_load(*_a, **_k):
         raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr("completion.backend.Model", no_load)
+    monkeypatch.setattr("airgap_lsp.completion.backend.Model", no_load)
     monkeypatch.setattr(
         model_plan, "read_memory", lambda _layers=0: Memory(1 << 20, 1 << 30, "RAM")
     )
@@ -694,7 +700,7 @@ def test_a_model_that_does_not_fit_is_refused_before_loading(machine, qwen35, mo
 
 
 def test_a_draft_of_auto_is_the_smallest_model_of_the_same_vocabulary(machine, qwen35, monkeypatch):
-    from completion import model_plan
+    from airgap_lsp.completion import model_plan
 
     lmstudio(
         machine,
@@ -735,7 +741,7 @@ def test_auto_on_a_machine_without_other_models_plans_the_embedded_pair(
     machine, tmp_path, monkeypatch, target_path, draft_path
 ):
     """With no model discovered, the default plans what naming the embedded pair plans."""
-    from completion import model_plan
+    from airgap_lsp.completion import model_plan
 
     embedded(monkeypatch, tmp_path / "own", [target_path, draft_path])
     auto = model_plan.plan_models(AUTO, mem(64))
@@ -759,8 +765,8 @@ def test_auto_on_a_machine_without_other_models_plans_the_embedded_pair(
 def test_auto_without_the_embedded_models_says_what_naming_them_says(
     machine, tmp_path, monkeypatch, target_path
 ):
-    from completion import model_plan
-    from completion.models import ModelError
+    from airgap_lsp.completion import model_plan
+    from airgap_lsp.completion.models import ModelError
 
     embedded(monkeypatch, tmp_path / "none", [])
     messages = []
@@ -782,7 +788,7 @@ def test_auto_with_a_broken_embedded_file_plans_what_naming_it_plans(
 ):
     """A truncated embedded target is loaded (and fails) as when it is named, not refused by
     discovery with another message."""
-    from completion import model_plan
+    from airgap_lsp.completion import model_plan
 
     own = tmp_path / "own"
     embedded(monkeypatch, own, [draft_path])
@@ -797,7 +803,7 @@ def test_a_draft_of_auto_prefers_the_embedded_file_among_equals(
 ):
     """The same 0.5B in Ollama's store (a hard link: same size, a name sorting first) does not
     replace the embedded, verified draft."""
-    from completion import model_plan
+    from airgap_lsp.completion import model_plan
 
     embedded(monkeypatch, tmp_path / "own", [target_path, draft_path])
     store = tmp_path / "ollama"  # OLLAMA_MODELS of the machine fixture
@@ -813,7 +819,7 @@ def test_a_draft_of_auto_prefers_the_embedded_file_among_equals(
 
 
 def test_read_memory_from_meminfo(tmp_path):
-    from completion.selection import read_memory
+    from airgap_lsp.completion.selection import read_memory
 
     info = tmp_path / "meminfo"
     info.write_text("MemTotal:       16000000 kB\nMemFree: 100 kB\nMemAvailable:    8000000 kB\n")
@@ -827,8 +833,8 @@ def test_prompts_use_fim_when_the_vocabulary_has_it_whatever_the_name(tmp_path):
     """prompt.fim_prompt decides from llama.cpp's reading of the vocabulary: a file named like
     a FIM coder without FIM tokens gets a chat prompt, a file named like a chat model with them
     gets FIM."""
-    from completion.prompt import Budget, PromptInput, fim_prompt
-    from completion.runtime import Model
+    from airgap_lsp.completion.prompt import Budget, PromptInput, fim_prompt
+    from airgap_lsp.completion.runtime import Model
     from tests.synthetic.make_gguf import build_vocab, make_qwen2_pair
 
     target, _ = make_qwen2_pair(tmp_path / "gen")
@@ -854,7 +860,7 @@ def test_prompts_use_fim_when_the_vocabulary_has_it_whatever_the_name(tmp_path):
 def test_models_command_lists_discovered_models_pairs_and_the_auto_choice(
     machine, qwen35, capsys, monkeypatch
 ):
-    from lsp.cli import main
+    from airgap_lsp.lsp.cli import main
 
     lmstudio(
         machine,
@@ -865,7 +871,7 @@ def test_models_command_lists_discovered_models_pairs_and_the_auto_choice(
     )
     extra = machine / "mine"
     text_model(extra / "odd.gguf", arch="nonesuch")
-    monkeypatch.setattr("completion.selection.read_memory", lambda _layers=0: mem(16))
+    monkeypatch.setattr("airgap_lsp.completion.selection.read_memory", lambda _layers=0: mem(16))
     assert main(["models", "--json", "--search-path", str(extra)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {r["name"] for r in out["models"]} >= {models.DEFAULT_TARGET, models.DEFAULT_DRAFT}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from completion.drafting import NgramLookup, check_draft_vocab
+from airgap_lsp.completion.drafting import NgramLookup, check_draft_vocab
 
 
 def test_ngram_proposes_what_followed_the_latest_tokens():

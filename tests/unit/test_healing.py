@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from completion.healing import PieceIndex, back_off, still_to_spell
+from airgap_lsp.completion.healing import PieceIndex, back_off, still_to_spell
 
 VOCAB = [
     b"",

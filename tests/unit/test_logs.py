@@ -9,7 +9,7 @@ import threading
 
 from lsprotocol import types
 
-from lsp.logs import ClientLog
+from airgap_lsp.lsp.logs import ClientLog
 
 
 class FakeServer:
@@ -55,19 +55,21 @@ async def test_client_log_routes_by_level_and_thread():
 
 
 def test_tell_user_logs_at_the_level_of_the_message(caplog):
-    from lsp.server import create_server
+    from airgap_lsp.lsp.server import create_server
 
     server = create_server()
     shown: list[types.ShowMessageParams] = []
     server.window_show_message = shown.append  # type: ignore[method-assign]
     try:
-        with caplog.at_level(logging.INFO, logger="lsp.server"):
+        with caplog.at_level(logging.INFO, logger="airgap_lsp.lsp.server"):
             server.tell_user("Fix with AI: cancelled", types.MessageType.Info)
             server.tell_user("an option was ignored")
             server.tell_user("cannot load the model", types.MessageType.Error)
     finally:
         server.worker.close()
-    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "lsp.server"]
+    records = [
+        (r.levelno, r.getMessage()) for r in caplog.records if r.name == "airgap_lsp.lsp.server"
+    ]
     assert records == [
         (logging.INFO, "Fix with AI: cancelled"),
         (logging.WARNING, "an option was ignored"),

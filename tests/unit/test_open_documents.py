@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from completion.code_context import ContextProvider
-from context.assemble import ContextRequest, DefinitionCache, collect_context
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.context.assemble import ContextRequest, DefinitionCache, collect_context
 
 
 def _provider(*docs: tuple[str, str, str, str]) -> ContextProvider:

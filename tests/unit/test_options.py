@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from completion.settings import Settings
-from lsp.options import parse_settings, to_wire
+from airgap_lsp.completion.settings import Settings
+from airgap_lsp.lsp.options import parse_settings, to_wire
 
 
 def test_defaults_round_trip():
@@ -77,7 +77,7 @@ def test_every_integer_option_has_a_range():
     import dataclasses
     from typing import get_type_hints
 
-    from lsp.options import BOUNDS, SECTIONS
+    from airgap_lsp.lsp.options import BOUNDS, SECTIONS
 
     for name, cls in SECTIONS.items():
         hints = get_type_hints(cls)

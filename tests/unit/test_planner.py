@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from completion.code_context import ContextProvider
-from completion.completer import CompletionRequest
-from completion.planner import PromptPlanner
-from completion.settings import CompletionSettings
-from completion.steady_context import SteadyContexts
+from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.completion.completer import CompletionRequest
+from airgap_lsp.completion.planner import PromptPlanner
+from airgap_lsp.completion.settings import CompletionSettings
+from airgap_lsp.completion.steady_context import SteadyContexts
 from tests.unit.test_prompt_budget import DOC
 
 

@@ -12,9 +12,9 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import PositionCodec
 
-from context import TextEdit
-from lsp.documents import Document, uri_key
-from lsp.positions import LineIndex, encoding_name, split_lines
+from airgap_lsp.context import TextEdit
+from airgap_lsp.lsp.documents import Document, uri_key
+from airgap_lsp.lsp.positions import LineIndex, encoding_name, split_lines
 
 ENCODINGS = ["utf-16", "utf-8", "utf-32"]
 PIECES = [

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from completion.postprocess import (
+from airgap_lsp.completion.postprocess import (
     finalize,
     is_placeholder,
     strip_code_fence,
     trim_suffix_overlap,
 )
-from context.shaping import Shape, stop_index
-from context.shaping import decide_shape as decide_at
+from airgap_lsp.context.shaping import Shape, stop_index
+from airgap_lsp.context.shaping import decide_shape as decide_at
 
 
 def decide_shape(line_prefix: str, line_rest: str, below: str = "", max_lines: int = 24) -> Shape:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from completion.prompt import Budget, PromptInput, fim_prompt, head_tokens, tail_tokens
+from airgap_lsp.completion.prompt import Budget, PromptInput, fim_prompt, head_tokens, tail_tokens
 
 CODE = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(400))
 

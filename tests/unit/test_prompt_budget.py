@@ -8,8 +8,8 @@ suggestion says what was shed.
 
 from __future__ import annotations
 
-from completion.planner import MIN_PREFIX_TOKENS, MIN_SUFFIX_TOKENS
-from completion.settings import CompletionSettings
+from airgap_lsp.completion.planner import MIN_PREFIX_TOKENS, MIN_SUFFIX_TOKENS
+from airgap_lsp.completion.settings import CompletionSettings
 from tests.unit.scripted import suggest
 
 LONG = "".join(f"def helper_{i}(value):\n    return value * {i} + {i}\n\n\n" for i in range(120))

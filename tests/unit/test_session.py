@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from completion.completer import CompletionRequest, Suggestion
-from completion.session import CompletionSession
-from completion.worker import ModelWorker
+from airgap_lsp.completion.completer import CompletionRequest, Suggestion
+from airgap_lsp.completion.session import CompletionSession
+from airgap_lsp.completion.worker import ModelWorker
 
 TEXT = "def area(r):\n    return \n"
 CURSOR = TEXT.index("return ") + len("return ")

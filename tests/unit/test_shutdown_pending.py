@@ -6,7 +6,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from lsp.server import create_server
+from airgap_lsp.lsp.server import create_server
 
 
 def test_shutdown_with_a_request_to_the_client_pending():

@@ -3,7 +3,7 @@ the typed text stays in the FIM middle after an anchor while only that stretch c
 
 from __future__ import annotations
 
-from completion.steady_context import MIDDLE_TOKENS, Kept, SteadyContexts
+from airgap_lsp.completion.steady_context import MIDDLE_TOKENS, Kept, SteadyContexts
 
 
 def count(text: str) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from completion.suggestions import BEFORE_CHARS, SuggestionCache
+from airgap_lsp.completion.suggestions import BEFORE_CHARS, SuggestionCache
 
 PREFIX = "def area(r):\n    return "
 

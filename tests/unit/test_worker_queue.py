@@ -10,7 +10,7 @@ import weakref
 
 import pytest
 
-from completion.worker import ACTION, INTERACTIVE, Cancelled, ModelWorker
+from airgap_lsp.completion.worker import ACTION, INTERACTIVE, Cancelled, ModelWorker
 
 
 class Document:

@@ -12,8 +12,8 @@ export interface ServerCommand {
   args: string[];
 }
 
-// Independent of whether lsp/cli.py has a __main__ guard: argv[1:] stays ["serve", ...].
-export const PYTHON_ENTRY = 'import sys; from lsp.cli import main; sys.exit(main())';
+// Independent of whether airgap_lsp/lsp/cli.py has a __main__ guard: argv[1:] stays ["serve", ...].
+export const PYTHON_ENTRY = 'import sys; from airgap_lsp.lsp.cli import main; sys.exit(main())';
 
 export function buildServerCommand(s: ServerSettings): ServerCommand {
   const extra = (s.extraArgs ?? []).filter((a) => a !== '');
