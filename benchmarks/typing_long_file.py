@@ -58,7 +58,7 @@ def run(steady: bool, source: str, cut: int, progress: Progress) -> dict[str, An
         if i == 0:
             provider.open(uri, "/w/engine.py", "python", text)
         else:
-            provider.change(uri, (), full_text=text)
+            provider.change(uri, (), text=text)
         request = CompletionRequest(uri, text, cut + i, "engine.py", language="python")
         t0 = time.perf_counter()
         suggestion = backend.complete(request, lambda: False)

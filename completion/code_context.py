@@ -59,13 +59,14 @@ class ContextProvider:
         self.syntax.open(uri, text, language_for(language_id, path))
         self.ring.add_around(path, text, 0, kind="view")
 
-    def change(self, uri: str, edits: Iterable[TextEdit], full_text: str | None = None) -> None:
-        """Apply edits (offsets into the text before each edit) or replace the whole text."""
+    def change(self, uri: str, edits: Iterable[TextEdit], text: str | None = None) -> None:
+        """The document changed by `edits` (offsets into the text before each) to `text`, the
+        document's own text (`SyntaxCache.change`); no edits: `text` replaced it whole."""
         info = self._docs.get(uri)
         if info is None or self.syntax.text(uri) is None:
             return
         edits = list(edits)
-        text = self.syntax.change(uri, edits, text=full_text)
+        text = self.syntax.change(uri, edits, text=text)
         if edits:
             line = text.count("\n", 0, min(edits[-1].start, len(text)))
             self.ring.add_around(info.path, text, line, kind="edit")

@@ -136,6 +136,9 @@ class Completer:
 
     def forget(self, key: str) -> None:
         self._steady.forget(key)
+        self.engine.forget(key)
+        if self._small is not None:
+            self._small.forget(key)
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text))

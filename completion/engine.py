@@ -256,6 +256,12 @@ class Engine:
         held = max(common_prefix(s.tokens, prompt) for s in self.tcache.slots)
         return len(prompt) - held
 
+    def forget(self, key: str) -> None:
+        """The document `key` closed (from any thread): its slots are reused first."""
+        self.tcache.forget(key)
+        if self.dcache:
+            self.dcache.forget(key)
+
     def reset(self) -> None:
         self.tcache.clear()
         if self.dcache:

@@ -11,6 +11,7 @@ evaluating a prompt are restored instead, or the sequence is rebuilt.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,22 @@ class SequenceCache:
         self.recurrent = recurrent
         self.checkpoint_every = checkpoint_every
         self.slots = [Slot(i) for i in range(llama.n_seq)]
+        self._closed: set[str] = set()
+        self._closed_lock = threading.Lock()
+
+    def forget(self, key: str) -> None:
+        """The document `key` closed (any thread): its slot is the first to be reused. Its
+        tokens stay: another document sharing that prefix can still start from them."""
+        with self._closed_lock:
+            self._closed.add(key)
+
+    def _release_closed(self) -> None:
+        with self._closed_lock:
+            closed, self._closed = self._closed, set()
+        for slot in self.slots:
+            if slot.key in closed:
+                slot.key = None
+                slot.last_used = 0.0
 
     @property
     def capacity(self) -> int:
@@ -95,6 +112,7 @@ class SequenceCache:
     def prepare(self, key: str, prompt: Sequence[int], abort: AbortCheck | None = None) -> Prepared:
         if not prompt:
             raise ValueError("empty prompt")
+        self._release_closed()
         slot = self._choose(key, prompt)
         keep = min(common_prefix(slot.tokens, prompt), len(prompt) - 1)
         keep = self.truncate(slot, keep)

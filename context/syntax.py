@@ -9,6 +9,7 @@ keystrokes costs one incremental parse.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import tree_sitter as ts
 
 from airgap_lsp.context.languages import Language, parser_for
 from airgap_lsp.context.text import SourceText, point_at
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,18 +101,28 @@ class SyntaxCache:
             self._docs[uri] = _Entry(text, language)
 
     def change(self, uri: str, edits: Iterable[TextEdit] = (), *, text: str | None = None) -> str:
-        """Apply edits in order (or replace the whole text when `text` is given); new text."""
+        """The document changed by `edits` (in order; offsets into the text before each).
+        `text`, when given, is the document's own text after them and becomes the text kept
+        here (one text per document, never a copy that can drift): the edits then only carry
+        the tree forward, and if they do not lead to `text` the tree is parsed afresh. Without
+        edits, `text` replaces the whole document. Returns the new text."""
+        edits = list(edits)
         with self._lock:
             entry = self._docs[uri]
-            if text is not None:
-                entry.text = text
-                entry.tree = None
-            else:
+            if edits:
                 if entry.tree is not None and not entry.dirty:
                     # The parsed tree may have been handed out in a snapshot; edit a copy.
                     entry.tree = entry.tree.copy()
+                applied = entry.text
                 for edit in edits:
-                    entry.text = apply_edit(entry.text, entry.tree, edit)
+                    applied = apply_edit(applied, entry.tree, edit)
+                if text is not None and applied != text:
+                    log.warning("edits to %s do not give its text; parsing it afresh", uri)
+                    entry.tree = None
+                entry.text = applied if text is None else text
+            elif text is not None:
+                entry.text = text
+                entry.tree = None
             entry.dirty = True
             entry.version += 1
             return entry.text

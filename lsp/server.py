@@ -452,14 +452,8 @@ def did_change(ls: AirgapServer, params: types.DidChangeTextDocumentParams) -> N
     doc = ls.document(params.text_document.uri)
     if doc is None or ls.context.text(doc.key) is None:
         return
-    edits = doc.take_edits()
-    if edits is None:
-        ls.context.change(doc.key, (), full_text=doc.source)
-        return
-    ls.context.change(doc.key, edits)
-    if ls.context.text(doc.key) != doc.source:  # never let the two copies drift apart
-        log.warning("context text out of sync for %s; resynchronised", doc.uri)
-        ls.context.change(doc.key, (), full_text=doc.source)
+    # The edits carry the syntax tree forward; the text kept there is the document's own.
+    ls.context.change(doc.key, doc.take_edits() or (), text=doc.source)
 
 
 def did_save(ls: AirgapServer, params: types.DidSaveTextDocumentParams) -> None:

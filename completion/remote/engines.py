@@ -156,6 +156,12 @@ class RemoteEngine:
     def calibrate(self, sizes: Sequence[int] = ()) -> dict[str, object]:
         return self.calibration
 
+    def forget(self, key: str) -> None:
+        """The document `key` closed: what it sent is no longer expected to be held (the
+        engine's slots are its own and other users' requests reuse them)."""
+        self._held.pop(key, None)
+        self._slots.pop(key, None)
+
     def reset(self) -> None:
         self._held.clear()
         self._slots.clear()
@@ -180,8 +186,8 @@ class RemoteEngine:
         return render(self.target, tokens)
 
     def remember(self, key: str, tokens: list[int], slot: int | None) -> None:
-        self._held[key] = tokens
-        self._held.move_to_end(key)
+        self._held.pop(key, None)
+        self._held[key] = tokens  # last: the most recent (and safe against a concurrent forget)
         if slot is not None:
             self._slots[key] = slot
         while len(self._held) > KEPT_DOCUMENTS:

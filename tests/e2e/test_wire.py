@@ -79,6 +79,7 @@ def server_texts(conn: Connection, uri: str = URI) -> tuple[str, str]:
     def unwire(value: str) -> str:
         return base64.b64decode(value).decode("utf-16-le", "surrogatepass")
 
+    assert view["oneText"] is True, "the syntax trees keep a copy of the document's text"
     return unwire(view["text16"]), unwire(view["context16"])
 
 

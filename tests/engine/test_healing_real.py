@@ -42,7 +42,7 @@ def test_typed_text_ending_in_a_space_is_continued_without_another(
     backend.context.open(name, f"/w/{name}", "python", head)
     backend.complete(CompletionRequest(name, head, len(head), name, "python"), lambda: False)
     text = head + typed
-    backend.context.change(name, (), full_text=text)
+    backend.context.change(name, (), text=text)
     request = CompletionRequest(name, text, len(text), name, "python")
     prompt = backend.planner().plan(request, len(text)).prompt
     assert prompt.middle_text == typed and prompt.heal == " "  # the typed text is the middle

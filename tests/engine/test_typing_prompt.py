@@ -37,7 +37,7 @@ def test_keystrokes_in_a_long_file_evaluate_only_the_typed_text(draft_path):
         if i == 0:
             provider.open("engine.py", "/w/engine.py", "python", text)
         else:
-            provider.change("engine.py", (), full_text=text)
+            provider.change("engine.py", (), text=text)
         request = CompletionRequest("engine.py", text, cut + i, "engine.py", language="python")
         planner = backend.planner()
         plan = planner.lay_out(request, cut + i, budget)

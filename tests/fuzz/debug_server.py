@@ -2,11 +2,12 @@
 request for the fuzzer that shows the server's own copy of a document.
 
 `airgap/debugDocument {uri}` answers with the text as the handlers see it (looked up exactly as
-they look documents up, through `AirgapServer.document`) and the context copy syntax trees are
+they look documents up, through `AirgapServer.document`) and the text the syntax trees are
 parsed from, both as base64 of UTF-16-LE with lone surrogates kept, so that no character is
-changed on the wire; `null` when the server has no such document. Nothing else differs from
-`airgap-lsp serve`: the request is added to `lsp.server.register`, and the CLI runs as usual.
-Editors never see it (it exists only in this test module).
+changed on the wire, and whether the two are the very same string (one text per document);
+`null` when the server has no such document. Nothing else differs from `airgap-lsp serve`: the
+request is added to `lsp.server.register`, and the CLI runs as usual. Editors never see it
+(it exists only in this test module).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def register_debug(server: Any) -> None:
             "languageId": doc.language_id,
             "text16": _wire(doc.source),
             "context16": _wire(context),
+            # The syntax trees are kept for the document's own text, not for a copy of it.
+            "oneText": context is None or context is doc.source,
         }
 
 

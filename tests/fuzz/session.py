@@ -778,6 +778,8 @@ class Session:
                 f"{doc.uri} v{doc.version}: context {context!r:.300} != {doc.text!r:.300}",
                 doc.uri,
             )
+        if view.get("oneText") is False:
+            self.fail("document_sync", "two_texts", f"{doc.uri}: the context keeps a copy", doc.uri)
         if view.get("version") != doc.version:
             self.fail(
                 "document_sync",

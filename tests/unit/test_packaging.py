@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -53,8 +54,17 @@ def test_no_module_imports_the_old_top_level_names():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # A copy of what the wheel is built from: setuptools builds in the source tree (build/).
+    source = out / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in (*PACKAGES, "airgap_lsp"):
+        shutil.copytree(
+            ROOT / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    built = _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)])
+    built = _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)])
     assert built.returncode == 0, built.stderr[-3000:]
     (path,) = out.glob("airgap_lsp-*.whl")
     return path
