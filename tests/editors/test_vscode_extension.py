@@ -119,6 +119,16 @@ def test_the_extension_declares_every_model_setting_discovery_reads():
     assert {k: properties[k].get("scope") for k in machine} == dict.fromkeys(machine, "machine")
 
 
+def test_a_workspace_cannot_set_any_model_setting():
+    """Every `airgap.models.*` setting is a machine setting (issue 15): a workspace's
+    .vscode/settings.json can neither name the files the server loads nor size the memory and
+    threads it takes ('machine-overridable' would let the workspace override them)."""
+    properties = _declared()
+    models = sorted(key for key in properties if key.startswith("airgap.models."))
+    assert len(models) >= 6, models
+    assert {k: properties[k].get("scope") for k in models} == dict.fromkeys(models, "machine")
+
+
 def test_the_extension_declares_the_servers_ranges():
     """An integer the settings UI accepts is one the server accepts (gpuLayers -1 was offered
     as 'all' and refused by the server)."""

@@ -144,11 +144,12 @@ test('integers are clamped to the ranges package.json declares', () => {
 
 test('a workspace cannot choose model files, executables or the log file', () => {
   // .vscode/settings.json of a cloned repository must not point the server's GGUF parser
-  // at a crafted file, nor start another program.
+  // at a crafted file, nor start another program. 'machine' (not 'machine-overridable'):
+  // only user (or remote) settings can set them.
+  const models = Object.keys(PROPERTIES).filter((key) => key.startsWith('airgap.models.'));
+  assert.ok(models.length >= 6, models.join());
   for (const key of [
-    'airgap.models.target',
-    'airgap.models.draft',
-    'airgap.models.searchPaths',
+    ...models,
     'airgap.server.command',
     'airgap.server.pythonPath',
     'airgap.server.extraArgs',
