@@ -13,7 +13,8 @@
 # The wheel is cached per flag set under ~/.cache/airgap-lsp/wheels/<tag>/ with its sha256
 # recorded at build time (scripts/wheel_cache.py); a cached wheel that no longer matches its
 # record is refused and rebuilt, and pip installs it with that hash (--require-hashes).
-# Override the flags with AIRGAP_LLAMA_CMAKE_ARGS (e.g. "-DGGML_CUDA=on" or "-DGGML_METAL=on").
+# Override the flags with AIRGAP_LLAMA_CMAKE_ARGS (e.g. "-DGGML_CUDA=on" or "-DGGML_METAL=on"),
+# the wheel cache folder with AIRGAP_WHEEL_CACHE (e.g. an empty one, to check a first build).
 # The project itself is installed last, editable, --no-deps (pip cannot hash a local tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,7 @@ pip_ install --quiet --require-hashes --only-binary :all: -r requirements.lock
 ARGS=$(scripts/cpu_flags.sh)
 TAG=$(printf '%s %s' "$LLAMA_VERSION" "$ARGS" | sha256sum | cut -c1-12)
 STAMP=$VENV/.llama-build  # "<tag> <sha256 of the wheel installed>"
-WHEELS=${XDG_CACHE_HOME:-$HOME/.cache}/airgap-lsp/wheels/$TAG
+WHEELS=${AIRGAP_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airgap-lsp/wheels}/$TAG
 REQ=$VENV/.llama-wheel.txt
 
 build_llama() {
