@@ -1,8 +1,14 @@
-"""Checks that run inside the sandbox child: test suites, input/output oracles, references.
+"""Checks that run in the sandbox's checker: test suites, input/output oracles, references.
 
-Loaded by `_sandbox_child.py` from a copy in the sandbox directory, so it imports only
-the standard library. Every driver takes a payload dict and returns
-`(status, detail, data)`.
+Loaded by path by `_sandbox_child.py` into the sandbox's trusted checker process, so it
+imports only the standard library. Every driver takes a payload dict and the `Sandbox`
+(`_sandbox_child.Sandbox`) and returns `(status, detail, data)`.
+
+Candidate code never runs here: `sandbox.candidate(source)` runs it in a separate,
+unprivileged process, and its functions are called through the pipe; what they return
+arrives as plain data (see `_sandbox_wire.py`). The dataset's tests and reference
+solutions (trusted) run here, so a candidate cannot patch them, return an object that
+equals everything, or skip the asserts.
 
 The output oracle mirrors EvalPlus (`evalplus.eval.unsafe_execute`): exact `==` first
 (so a tuple never equals a list); HumanEval/32 (`find_zero`) is judged by
@@ -15,13 +21,14 @@ Unlike numpy, `_allclose` never broadcasts: nested shapes must match.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import math
 import numbers
 import signal
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -58,11 +65,14 @@ def _short(value: object, limit: int = 200) -> str:
 
 
 def _exception_line(exc: BaseException) -> str:
+    kind = getattr(exc, "kind", None)  # a CandidateError names the candidate's exception
+    if isinstance(kind, str):
+        return f"{kind}: {_short(getattr(exc, 'message', ''), 300)}"
     return f"{type(exc).__name__}: {_short(str(exc), 300)}"
 
 
 def _load(source: str, entry_point: str | None) -> tuple[dict[str, Any], Verdict | None]:
-    """Execute candidate source into a fresh namespace; a verdict if that went wrong."""
+    """Execute trusted source (a reference solution) here; a verdict if that went wrong."""
     namespace: dict[str, Any] = {"__name__": "__candidate__"}
     try:
         code = compile(source, "candidate.py", "exec")
@@ -81,19 +91,68 @@ def _load(source: str, entry_point: str | None) -> tuple[dict[str, Any], Verdict
     return namespace, None
 
 
-def run_tests(payload: dict[str, Any]) -> Verdict:
-    """Candidate source, then the task's `test` in the same namespace, then `check(entry)`."""
-    namespace, failure = _load(payload["source"], payload["entry_point"])
+def _start(sandbox: Any, source: str, entry_point: str) -> tuple[Any, Verdict | None]:
+    """The candidate's process with `source` loaded; or the verdict if that went wrong."""
+    try:
+        candidate = sandbox.candidate(source)
+    except sandbox.CandidateError as exc:
+        if exc.phase == "compile":
+            return None, ("error", exc.trace, None)
+        if exc.kind == "MemoryError":
+            return None, ("memory", "MemoryError while defining the candidate", None)
+        detail = f"defining the candidate raised {exc.kind}: {_short(exc.message, 300)}"
+        return None, ("error", detail, None)
+    except sandbox.CandidateGone as exc:
+        return None, (exc.status, f"while defining the candidate: {exc.detail}", None)
+    if entry_point not in candidate.callables:
+        return None, ("error", f"entry point {entry_point!r} is not defined", None)
+    return candidate, None
+
+
+class _Proxy:
+    """Stands in for one of the candidate's functions in the test's namespace."""
+
+    def __init__(self, sandbox: Any, candidate: Any, name: str) -> None:
+        self._sandbox = sandbox
+        self._candidate = candidate
+        self.__name__ = name
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self._candidate.call(self.__name__, list(args), self._sandbox.remaining())
+        except self._sandbox.CandidateError as exc:
+            if exc.kind == "MemoryError":
+                raise MemoryError(exc.message) from None
+            raise
+
+    def __repr__(self) -> str:
+        return f"<candidate function {self.__name__}>"
+
+
+def run_tests(payload: dict[str, Any], sandbox: Any) -> Verdict:
+    """The task's `test` here, calling the candidate's functions in their own process.
+
+    The test sees the candidate's top-level callables by name (HumanEval/32's test calls
+    the candidate's `poly`), except names of builtins: `abs` in a test is the real one.
+    """
+    entry_point = payload["entry_point"]
+    candidate, failure = _start(sandbox, payload["source"], entry_point)
     if failure is not None:
         return failure
+    namespace: dict[str, Any] = {"__name__": "__test__"}
+    for name in candidate.callables:
+        if not hasattr(builtins, name):
+            namespace[name] = _Proxy(sandbox, candidate, name)
     try:
         with time_limit(payload["seconds"]):
             exec(compile(payload["test"], "test.py", "exec"), namespace)
-            namespace["check"](namespace[payload["entry_point"]])
+            namespace["check"](namespace[entry_point])
     except MemoryError:
         return "memory", "MemoryError during the tests", None
     except InputTimeout:
         return "timeout", f"tests exceeded {payload['seconds']:.1f}s", None
+    except sandbox.CandidateGone as exc:
+        return exc.status, f"during the tests: {exc.detail}", None
     except AssertionError:
         return "failed", traceback.format_exc(limit=-2), None
     except BaseException as exc:
@@ -157,11 +216,12 @@ def _reference_outputs(source: str, entry_point: str, inputs: list[list[Any]]) -
     return [fn(*copy.deepcopy(inp)) for inp in inputs]
 
 
-def run_io(payload: dict[str, Any]) -> Verdict:
-    """Reference outputs first, then the candidate on every input; stop at the first miss.
+def run_io(payload: dict[str, Any], sandbox: Any) -> Verdict:
+    """Reference outputs here, then the candidate on every input; stop at the first miss.
 
     The reference runs here rather than being shipped in: some tasks' outputs are
     hundreds of megabytes (e.g. HumanEval/15), cheaper to recompute than to pickle.
+    An input's time limit covers the call and sending its result back.
     """
     entry_point: str = payload["entry_point"]
     inputs: list[list[Any]] = payload["inputs"]
@@ -169,31 +229,33 @@ def run_io(payload: dict[str, Any]) -> Verdict:
         expected = _reference_outputs(payload["reference_source"], entry_point, inputs)
     except BaseException as exc:
         return "error", f"harness: {_exception_line(exc)}", None
-    namespace, failure = _load(payload["source"], entry_point)
+    candidate, failure = _start(sandbox, payload["source"], entry_point)
     if failure is not None:
         return failure
-    fn: Callable[..., Any] = namespace[entry_point]
     atol: float = payload["atol"]
     for index, (inp, exp, seconds) in enumerate(
         zip(inputs, expected, payload["time_limits"], strict=True)
     ):
         try:
-            with time_limit(seconds):
-                out = fn(*copy.deepcopy(inp))
-                ok, atol = outputs_match(out, exp, inp, atol, entry_point)
-        except MemoryError:
-            return "memory", f"input #{index}: MemoryError", None
-        except InputTimeout:
-            return "timeout", f"input #{index}: exceeded {seconds:.2f}s", None
-        except BaseException as exc:
+            out = candidate.call(
+                entry_point, inp, seconds, f"input #{index}: exceeded {seconds:.2f}s"
+            )
+        except sandbox.CandidateError as exc:
+            if exc.kind == "MemoryError":
+                return "memory", f"input #{index}: MemoryError", None
             return "failed", f"input #{index} {_short(inp)}: {_exception_line(exc)}", None
+        except sandbox.CandidateGone as exc:
+            if exc.status == "timeout":
+                return "timeout", exc.detail, None
+            return exc.status, f"input #{index}: {exc.detail}", None
+        ok, atol = outputs_match(out, exp, inp, atol, entry_point)
         if not ok:
             detail = f"input #{index} {_short(inp)}: expected {_short(exp)}, got {_short(out)}"
             return "failed", detail, None
     return "passed", f"{len(inputs)} inputs", None
 
 
-def run_reference(payload: dict[str, Any]) -> Verdict:
+def run_reference(payload: dict[str, Any], sandbox: Any) -> Verdict:
     """Seconds per input of the trusted reference solution (the basis of time limits)."""
     namespace, failure = _load(payload["source"], payload["entry_point"])
     if failure is not None:
@@ -208,7 +270,7 @@ def run_reference(payload: dict[str, Any]) -> Verdict:
     return "passed", "", {"seconds": seconds}
 
 
-def run_contracts(payload: dict[str, Any]) -> Verdict:
+def run_contracts(payload: dict[str, Any], sandbox: Any) -> Verdict:
     """Run the contract-guarded reference on every input; list inputs it rejects."""
     namespace, failure = _load(payload["source"], payload["entry_point"])
     if failure is not None:

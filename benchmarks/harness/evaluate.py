@@ -4,10 +4,13 @@ Every check runs the candidate once, in one sandbox subprocess, over all of the 
 tests or inputs. `completion_source` is always the whole candidate program (e.g.
 `task.completion_document().apply(model_output)`), which must define the entry point.
 
-`check_plus` compares with the canonical solution's outputs, computed in the same sandbox
-process just before the candidate runs (shipping them in would mean pickles of up to
-150 MB for some tasks). Time limits follow EvalPlus: per input `max(1 s, 4 x reference
-time)`, per task their sum capped at 60 s, plus start-up and the reference's own run.
+`check_plus` compares with the canonical solution's outputs, computed in the sandbox's
+trusted checker process just before the candidate runs in its own process (shipping them
+in would mean pickles of up to 150 MB for some tasks). The candidate's code never runs
+where the verdict is decided (see `sandbox.py`); every check raises `SandboxUnavailable`
+rather than run without the sandbox's protections. Time limits follow EvalPlus: per input
+`max(1 s, 4 x reference time)` (the call; sending its result back gets extra time), per task
+their sum capped at 60 s, plus start-up and the reference's own run.
 The reference times are measured once per data file, in the sandbox, and cached as JSON
 under `$AIRGAP_CACHE_DIR` or `~/.cache/airgap-lsp/`, keyed by the data file's sha256.
 """
