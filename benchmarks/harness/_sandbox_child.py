@@ -309,7 +309,6 @@ class Sandbox:
     def __init__(self, job: dict[str, Any], deadline: float) -> None:
         self._job = job
         self.deadline = deadline
-        self._candidates: list[wire.Candidate] = []
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -329,7 +328,6 @@ class Sandbox:
         os.close(requests_r)
         os.close(replies_w)
         candidate = wire.Candidate(pid, requests_w, replies_r, stderr_fd, self.deadline)
-        self._candidates.append(candidate)
         ready = candidate.handshake()
         if ready is not None:
             raise Refused(ready)

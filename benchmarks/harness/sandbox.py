@@ -11,9 +11,10 @@ Three processes, started fresh for every check (`_sandbox_child.py`):
              `_checks_child.py`, the dataset's tests and reference solutions). It builds the
              candidate's view of the file system: every mount read-only, a fresh size-capped
              tmpfs on /tmp (the candidate's cwd and HOME is /tmp/work), a private /proc, the
-             project checkout, the data directory (expected outputs) and the home directory
-             hidden under empty tmpfs mounts (the standard library stays visible). It alone
-             holds the write end of the pipe this module reads the verdict from.
+             project checkout, the data directory (expected outputs), the home directory and
+             /run (service sockets) hidden under empty tmpfs mounts (the standard library
+             stays visible). It alone holds the write end of the pipe this module reads the
+             verdict from.
   candidate  forked by the checker. Before the candidate's code runs it closes every
              descriptor but a request pipe and a reply pipe (stdin/stdout are /dev/null,
              stderr a memfd the checker reads for diagnostics), changes to an unprivileged
@@ -131,10 +132,11 @@ def _rlimits(limits: Limits) -> list[tuple[str, tuple[int, int]]]:
 
 
 def _hidden_directories() -> list[str]:
-    """What the candidate must not read: the checkout, the datasets, the home directory."""
+    """What the candidate must not see: the checkout, the datasets, the home directory, and
+    /run (Unix sockets of the host's services: a read-only mount does not stop a connect)."""
     from .datasets import data_dir
 
-    hidden = {str(_PROJECT), str(data_dir().resolve())}
+    hidden = {str(_PROJECT), str(data_dir().resolve()), "/run"}
     with contextlib.suppress(KeyError, ImportError):
         import pwd
 

@@ -229,14 +229,16 @@ def token() -> Iterator[str]:
             os.kill(pid, 9)
 
 
-def _tests_verdict(source: str, isolation: Isolation | None = None) -> Any:
+def _tests_verdict(
+    source: str, isolation: Isolation | None = None, seconds: float = 3.0, limits: Limits = FAST
+) -> Any:
     payload = {
         "source": source,
         "test": "def check(candidate):\n    assert abs(candidate(1, 2) - 3) < 1e-9\n",
         "entry_point": "add",
-        "seconds": 3.0,
+        "seconds": seconds,
     }
-    result, _ = run_driver(CHECKS, "run_tests", payload, FAST, isolation)
+    result, _ = run_driver(CHECKS, "run_tests", payload, limits, isolation)
     return result
 
 
@@ -328,6 +330,15 @@ def test_patched_builtins_do_not_reach_the_tests() -> None:
     assert _tests_verdict(source, NO_GUARDS).status == "failed"
     shadow = "def abs(x):\n    return 0\ndef add(a, b):\n    return 0\n"
     assert _tests_verdict(shadow, NO_GUARDS).status == "failed"
+
+
+def test_candidate_loops_time_out_in_the_tests_and_at_load() -> None:
+    in_call = _tests_verdict("def add(a, b):\n    while True:\n        pass\n", seconds=1.0)
+    assert in_call.status == "timeout" and "tests exceeded" in in_call.detail, in_call
+    at_load = _tests_verdict(
+        "while True:\n    pass\n", limits=Limits(wall_seconds=1.5, memory_bytes=512 * MIB)
+    )
+    assert at_load.status == "timeout" and at_load.seconds < 3.0, at_load
 
 
 def test_right_answers_still_pass_through_the_pipe() -> None:
@@ -505,6 +516,10 @@ def test_project_and_data_are_hidden() -> None:
         result = run_python(f"open({str(path)!r}, 'rb').read(1)", FAST, NO_GUARDS)
         assert result.status == "failed", (path, result)
         assert "FileNotFoundError" in result.detail or "PermissionError" in result.detail
+    # /run holds the host's service sockets (D-Bus, /run/user/UID...).
+    assert os.listdir("/run")
+    result = run_python("import os\nassert os.listdir('/run') == []", FAST, NO_GUARDS)
+    assert result.status == "passed", result
 
 
 def test_sandbox_sees_only_its_own_processes() -> None:
@@ -538,7 +553,7 @@ def test_big_values_cross_the_pipe_exactly() -> None:
     assert result.status == "failed", result
 
 
-def test_json_module_is_the_wire() -> None:
+def test_wire_decodes_plain_data_only() -> None:
     # The decoder builds only plain types: an object tag it does not know is refused.
     from benchmarks.harness import _sandbox_wire as wire
 
