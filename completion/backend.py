@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airgap_lsp.completion import calibration
-from airgap_lsp.completion.calibration import CalibrationCache, Key, Measurement, Refresh
+from airgap_lsp.completion.calibration import CalibrationCache, Key, Refresh
 from airgap_lsp.completion.code_context import ContextProvider
 from airgap_lsp.completion.completer import (
     Backend,
@@ -29,21 +29,19 @@ from airgap_lsp.completion.completer import (
     line_around,
 )
 from airgap_lsp.completion.engine import DecodeOptions, Engine, IsCancelled
+from airgap_lsp.completion.engine_process import SupervisedEngine, in_child_process
+from airgap_lsp.completion.local_engine import BackendError, EngineRecipe, build_engine
 from airgap_lsp.completion.model_plan import Origin, plan_models
 from airgap_lsp.completion.models import AUTO, ModelError
 from airgap_lsp.completion.runtime import Model, RuntimeError_
 from airgap_lsp.completion.settings import CompletionSettings, Settings
 
 if TYPE_CHECKING:
-    from airgap_lsp.completion.remote.engines import Health
+    from airgap_lsp.completion.health import Health
 
 log = logging.getLogger(__name__)
 
 Report = Callable[[str, int], None]  # message, percentage
-
-
-class BackendError(Exception):
-    """The configured models cannot be used; the message is meant for the user."""
 
 
 @dataclass
@@ -82,13 +80,13 @@ def load_backend(
             log.warning(warning)
         warnings.extend(plan.warnings)
         say(f"loading {plan.target.name}", 10)
-        target = Model(plan.target, gpu_layers=m.gpu_layers)
+        # Its vocabulary only, here: the weights are the engine's, in its own process.
+        vocab = Model(plan.target, vocab_only=True) if in_child_process() else None
     except (ModelError, RuntimeError_) as exc:
         raise BackendError(str(exc)) from exc
     cache = CalibrationCache()
     target_key = Key.of(plan.target, m.threads, m.gpu_layers)
     target_costs = cache.get(target_key)
-    draft = None
     draft_key = draft_costs = None
     load_draft = False
     if plan.draft is not None:
@@ -110,45 +108,34 @@ def load_backend(
             decision.reason,
         )
         load_draft = decision.load
-    if plan.draft is not None and load_draft:
-        try:
-            say(f"loading draft {plan.draft.name}", 60)
-            draft = Model(plan.draft, gpu_layers=m.gpu_layers)
-        except RuntimeError_ as exc:
-            warnings.append(f"draft model unavailable, decoding without it: {exc}")
-            log.warning(warnings[-1])
-    say("creating contexts", 85)
-    try:
-        engine = Engine(
-            target,
-            draft,
-            n_ctx=m.context_size,
-            n_seq=max(1, m.cached_documents),
-            threads=m.threads,
-        )
-    except RuntimeError_ as exc:
-        raise BackendError(str(exc)) from exc
-    if engine.draft_warning:
-        warnings.append(engine.draft_warning)
-    measurement = Measurement(engine)
-    if target_costs is not None:
-        calibration.apply(engine, target_costs, draft_costs if engine.draft else None)
+    recipe = EngineRecipe(
+        target=plan.target,
+        draft=plan.draft if load_draft else None,
+        gpu_layers=m.gpu_layers,
+        context_size=m.context_size,
+        cached_documents=m.cached_documents,
+        threads=m.threads,
+        target_key=target_key,
+        draft_key=draft_key,
+        target_costs=target_costs,
+        draft_costs=draft_costs,
+        draft_heals=settings.completion.single_line_model == "draft",
+    )
+    health: Health | None = None
+    if vocab is not None:
+        supervised = SupervisedEngine.start(recipe, vocab, say)
+        engine: Any = supervised
+        warnings += supervised.warnings
+        refresh: Any = supervised.refresh()
+        health = supervised.health
     else:
-        # Nothing measured on this machine yet: only the prompt speed, which the first
-        # request's prompt budget needs; the rest is measured after the first suggestion.
-        say("measuring this machine's prompt speed", 95)
-        try:
-            calibration.estimate_prompt_speed(engine, measurement)
-        except RuntimeError_ as exc:  # the model loaded but cannot evaluate a batch here
-            raise BackendError(f"the model failed its first evaluation: {exc}") from exc
-    # Token healing's vocabulary index (≈ 0.5 s): built now, not on the first keystroke.
-    target.piece_index()
-    if settings.completion.single_line_model == "draft" and engine.draft is not None:
-        engine.draft.piece_index()
+        built = build_engine(recipe, say)
+        engine, refresh = built.engine, built.refresh
+        warnings += built.warnings
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
     completer.origin = plan.origin
-    refresh = Refresh(engine, cache, target_key, draft_key if engine.draft else None, measurement)
+    completer.health = health  # the engine's process: told when it dies and is back
     return Loaded(completer, time.monotonic() - t0, warnings, refresh)
 
 
@@ -231,6 +218,9 @@ class FakeBackend:
         self.settings = CompletionSettings()
 
     def forget(self, key: str) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
     def complete(self, request: CompletionRequest, cancelled: IsCancelled) -> Suggestion | None:

@@ -26,8 +26,8 @@ from airgap_lsp.completion.steady_context import SteadyContexts
 from airgap_lsp.context import Shape, as_if_enter, decide_shape, language_for, shape_completion
 
 if TYPE_CHECKING:
+    from airgap_lsp.completion.health import Health
     from airgap_lsp.completion.model_plan import Origin
-    from airgap_lsp.completion.remote.engines import Health
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ class Backend(Protocol):
     def forget(self, key: str) -> None:
         """The document closed: drop what was kept for it."""
 
+    def close(self) -> None:
+        """Replaced by other models: stop the engine's process or connections."""
+
 
 def line_around(text: str, offset: int) -> tuple[str, str]:
     start = text.rfind("\n", 0, offset) + 1
@@ -130,9 +133,11 @@ class Completer:
         if shape.multiline or self.settings.single_line_model != "draft" or draft is None:
             return self.engine
         if self._small is None:
-            base = self.engine.target_llama
-            self._small = Engine(draft, None, n_ctx=base.n_ctx // base.n_seq, n_seq=base.n_seq)
+            self._small = self.engine.draft_alone()
         return self._small
+
+    def close(self) -> None:
+        self.engine.close()
 
     def forget(self, key: str) -> None:
         self._steady.forget(key)

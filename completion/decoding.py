@@ -10,6 +10,7 @@ from a copy of the code below.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,15 +34,20 @@ class Decoded:
 def stop_rule(prompt: Prompt, shape: Shape) -> StopRule:
     """Where the output must end: a chat reply at its code block's closing fence, FIM output
     where the shape says."""
+    # Module-level functions and partials: the rule travels to the engine's process (pickled)
+    # and runs there after every token, so it stops the decoding at once.
     if prompt.kind == "chat":
+        return _fence
+    return functools.partial(_shape_stop, shape=shape)
 
-        def fence(text: str) -> int | None:
-            closing = text.find("```", text.find("\n") + 1) if text.startswith("```") else -1
-            return closing if closing > 0 else None
 
-        return fence
-    line_prefix = shape.line_prefix
-    return lambda text: stop_index(text, shape, line_prefix)
+def _fence(text: str) -> int | None:
+    closing = text.find("```", text.find("\n") + 1) if text.startswith("```") else -1
+    return closing if closing > 0 else None
+
+
+def _shape_stop(text: str, shape: Shape) -> int | None:
+    return stop_index(text, shape, shape.line_prefix)
 
 
 def clean_output(

@@ -256,6 +256,18 @@ class Engine:
         held = max(common_prefix(s.tokens, prompt) for s in self.tcache.slots)
         return len(prompt) - held
 
+    def close(self) -> None:
+        """Nothing to stop in process: the contexts are freed when the engine is dropped (a
+        request queued before a reload may still hold it)."""
+
+    def draft_alone(self) -> Engine:
+        """An engine of the draft model alone (single lines written by the small model), with
+        this one's context sizes."""
+        if self.draft is None:
+            raise ValueError("no draft model")
+        base = self.target_llama
+        return Engine(self.draft, None, n_ctx=base.n_ctx // base.n_seq, n_seq=base.n_seq)
+
     def forget(self, key: str) -> None:
         """The document `key` closed (from any thread): its slots are reused first."""
         self.tcache.forget(key)

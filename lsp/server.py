@@ -157,7 +157,11 @@ class AirgapServer(LanguageServer):
         if isinstance(loaded, Exception):
             self._load_failed(loaded)
             return
+        previous = self.state.backend
         self.state.backend = loaded.backend
+        if previous is not None:
+            # After the requests queued for it: its engine's process is stopped.
+            self.worker.submit(lambda _tok: previous.close(), priority=INTERACTIVE - 1)
         self.state.calibration_refresh = loaded.calibration
         self.state.load_error = None
         for warning in loaded.warnings:
@@ -500,8 +504,11 @@ async def rewrite_selection(ls: AirgapServer, *args: Any) -> None:
 
 
 def shutdown(ls: AirgapServer, _params: Any) -> None:
-    """Stop the model worker and give up the requests still waiting on the client."""
+    """Stop the model worker and the engine's process; give up the requests still waiting on
+    the client."""
     ls.worker.close(timeout=2.0)
+    if ls.state.backend is not None:
+        ls.state.backend.close()
     assert isinstance(ls.protocol, Protocol)
     ls.protocol.cancel_pending()
 

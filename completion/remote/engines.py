@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airgap_lsp.completion.engine import (
@@ -29,6 +28,7 @@ from airgap_lsp.completion.engine import (
     IsCancelled,
     StopRule,
 )
+from airgap_lsp.completion.health import Health
 from airgap_lsp.completion.remote.dialects import (
     DONE,
     Chunk,
@@ -50,52 +50,6 @@ DRAIN_S = 0.5  # seconds spent reading a finished reply's tail so its connection
 
 def _never() -> bool:
     return False
-
-
-class Health:
-    """Whether the engine answers. Listeners hear each change once: (False, why) when it
-    stops answering, (True, message) when it answers again."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.ok = True
-        self.message = ""
-        self.retry_at = 0.0  # while down: when the remote is tried again (with a fallback)
-        self._pause = 1.0
-        self._listeners: list[Callable[[bool, str], None]] = []
-        self._lock = threading.Lock()
-
-    def listen(self, listener: Callable[[bool, str], None]) -> None:
-        self._listeners.append(listener)
-
-    def failed(self, message: str) -> None:
-        with self._lock:
-            changed = self.ok
-            self.ok = False
-            self.message = message
-            self.retry_at = time.monotonic() + self._pause
-            self._pause = min(self._pause * 2, 30.0)
-        if changed:
-            log.warning("engine problem: %s", message)
-            self._tell(False, message)
-        else:
-            log.info("engine still failing: %s", message)
-
-    def succeeded(self) -> None:
-        with self._lock:
-            changed = not self.ok
-            self.ok, self.message, self._pause = True, "", 1.0
-        if changed:
-            message = f"{self.where} answers again"
-            log.warning("%s", message)
-            self._tell(True, message)
-
-    def _tell(self, ok: bool, message: str) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(ok, message)
-            except Exception:  # a listener's failure must not fail the completion
-                log.exception("health listener failed")
 
 
 class RemoteEngine:

@@ -38,6 +38,9 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("AIRGAP_LSP_CALIBRATION_CACHE", raising=False)
     monkeypatch.delenv("AIRGAP_LSP_FAKE_BACKEND", raising=False)
+    # The engine in the server's process, where these tests look at its counters (the same
+    # loading runs in the engine's child process otherwise: tests/engine/test_supervised.py).
+    monkeypatch.setenv("AIRGAP_LSP_ENGINE_PROCESS", "0")
     # The tiny models' sub-millisecond batches on a busy test machine are any order; whether
     # a measurement is plausible is tested in tests/unit/test_calibration.py.
     monkeypatch.setattr(calibration, "plausible", lambda _costs: True)
