@@ -57,7 +57,11 @@ CONFIGS: dict[str, dict[str, Any] | None] = {
     },
     "small": {"models": {"target": SMALL, "draft": ""}},
     "auto": None,
+    # The defaults with the engine in the server's process (before issue 15's process boundary):
+    # the cost of the boundary is `auto` against this, in one run.
+    "auto-in-process": None,
 }
+ENVIRONMENTS: dict[str, dict[str, str]] = {"auto-in-process": {"AIRGAP_LSP_ENGINE_PROCESS": "0"}}
 QUICK_CONFIGS = ("small", "auto")
 LLAMA_SERVER = "llama-server"
 INFILL = "infill"
@@ -97,8 +101,14 @@ async def _run_lsp(name: str, plan: Plan, progress: Progress) -> ConfigResult:
     result = ConfigResult(name, "defaults" if options is None else _describe(options))
     log = plan.results_dir / f"{plan.stem}_{_slug(name)}.log"
     log.unlink(missing_ok=True)
+    env = {**os.environ, **ENVIRONMENTS.get(name, {})}
     transport = LspTransport(
-        name, options, load_timeout_s=plan.load_timeout_s, log_path=log, log_level=plan.log_level
+        name,
+        options,
+        env=env,
+        load_timeout_s=plan.load_timeout_s,
+        log_path=log,
+        log_level=plan.log_level,
     )
     try:
         async with transport:

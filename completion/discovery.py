@@ -458,7 +458,8 @@ def registry_entries() -> list[Entry]:
     for spec in registry.REGISTRY:
         path = registry.model_path(spec)
         if path.is_file():
-            out.append(Entry(spec.name, "registry", path, str(path)))
+            problem = registry.stamp_problem(spec) or ""
+            out.append(Entry(spec.name, "registry", path, str(path), problem))
     return out
 
 

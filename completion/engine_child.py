@@ -11,7 +11,8 @@ It never writes to stdout.
 
 AIRGAP_LSP_ENGINE_FAULT injects faults for the supervision tests: `raise-at-token:N` (a Python
 error at the Nth decoded token), `segv-at-token:N` / `abort-at-token:N` (a native-style death
-there), `abort-at-load` / `segv-at-load` / `value-error-at-load`, `raise-in-refresh`.
+there), `abort-at-load` / `segv-at-load` / `value-error-at-load`, `raise-in-refresh`; with
+AIRGAP_LSP_ENGINE_FAULT_ONCE=PATH only the first child (the one that creates PATH) has it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ FAULT_ENV = "AIRGAP_LSP_ENGINE_FAULT"
 
 
 def _fault() -> tuple[str, int]:
+    once = os.environ.get(FAULT_ENV + "_ONCE", "")
+    if once:  # only the first child with this marker path gets the fault
+        try:
+            os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return "", 0
     raw = os.environ.get(FAULT_ENV, "")
     name, _, n = raw.partition(":")
     return name, int(n) if n.isdigit() else 0

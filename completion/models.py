@@ -166,6 +166,22 @@ def status(spec: ModelSpec) -> ModelStatus:
     return ModelStatus(spec, path, state, size)
 
 
+def stamp_problem(spec: ModelSpec) -> str | None:
+    """Why a registry model's file may not be loaded: it was verified by sha256 when it was
+    assembled, and its size or modification time differs now from that verification's stamp
+    (None: unchanged, or never verified here: a file placed by hand)."""
+    path = model_path(spec)
+    stamp = _stamp_path(path)
+    if spec.sha256 is None or not stamp.exists() or not path.exists():
+        return None  # never verified here (placed by hand): nothing to compare with
+    if stamp.read_text() == _stamp_text(path, spec.sha256):
+        return None
+    return (
+        f"{model_path(spec)} changed since it was verified (its size or modification time "
+        "differs from its .verified stamp); run `airgap-lsp models fetch` to verify it again"
+    )
+
+
 def resolve(name_or_path: str, search_paths: Sequence[str] = ()) -> Path:
     """A configured model (registry name, GGUF path, or the name of a model found in another
     tool's store, e.g. `ollama:qwen3.5:9b`) as an existing file, or ModelError."""
@@ -184,6 +200,9 @@ def resolve(name_or_path: str, search_paths: Sequence[str] = ()) -> Path:
     if spec is not None:
         path = model_path(spec)
         if path.exists():
+            problem = stamp_problem(spec)
+            if problem is not None:
+                raise ModelError(f"model {spec.name!r} cannot be used: {problem}")
             return path
         hint = (
             "run `airgap-lsp models fetch`"
