@@ -68,8 +68,12 @@ def binary_path(flags: list[str] | None = None) -> Path:
     return BUILD_ROOT / build_tag(cpu_flags() if flags is None else flags) / "bin" / "llama-server"
 
 
+SDIST_LOCK = Path(__file__).resolve().parents[1] / "requirements-llama.lock"
+
+
 def fetch_sdist(into: Path) -> Path:
-    """The llama-cpp-python sdist, unpacked (downloaded by pip from the package index)."""
+    """The llama-cpp-python sdist, unpacked (downloaded by pip from the package index, its
+    sha256 checked against requirements-llama.lock, as scripts/bootstrap.sh checks it)."""
     unpacked = into / f"llama_cpp_python-{LLAMA_VERSION}"
     if (unpacked / "vendor" / "llama.cpp" / "CMakeLists.txt").exists():
         return unpacked
@@ -78,8 +82,8 @@ def fetch_sdist(into: Path) -> Path:
         subprocess.run(
             [
                 sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                "--no-binary", "llama-cpp-python", "--disable-pip-version-check", "-d", tmp,
-                f"llama-cpp-python=={LLAMA_VERSION}",
+                "--no-binary", ":all:", "--no-build-isolation", "--require-hashes",
+                "--disable-pip-version-check", "-d", tmp, "-r", str(SDIST_LOCK),
             ],
             check=True,
         )  # fmt: skip

@@ -108,6 +108,11 @@ def load_backend(
             decision.reason,
         )
         load_draft = decision.load
+        if not load_draft:  # the status says what runs, not what was planned
+            choice = plan.origin.choice.replace(f" + draft {plan.origin.draft}", "")
+            plan.origin = dataclasses.replace(
+                plan.origin, choice=f"{choice}; draft not loaded: {decision.reason}", draft=""
+            )
     recipe = EngineRecipe(
         target=plan.target,
         draft=plan.draft if load_draft else None,

@@ -23,6 +23,7 @@ import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -62,6 +63,14 @@ class Child:
         self.built: Built | None = None
         self.alone: Engine | None = None
         self.fault, self.fault_at = _fault()
+        # Every call the main thread serves (the reader thread answers the others itself).
+        self.handlers: dict[str, Callable[..., None]] = {
+            "load": self._on_load,
+            "generate": self._on_generate,
+            "calibrate": self._on_calibrate,
+            "refresh": self._on_refresh,
+            "reset": self._on_reset,
+        }
 
     def send(self, message: tuple[Any, ...]) -> None:
         with self.send_lock:
@@ -106,8 +115,7 @@ class Child:
             if kind == "close":
                 return
             try:
-                handler = getattr(self, f"_on_{kind}")
-                handler(call_id, *message[2:])
+                self.handlers[kind](call_id, *message[2:])
             except Exception as exc:  # one call failed: say so, keep serving
                 log.exception("%s failed", kind)
                 self.reply(call_id, ("error", f"{type(exc).__name__}: {exc}"))

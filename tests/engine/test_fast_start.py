@@ -116,6 +116,10 @@ def test_the_draft_is_not_loaded_where_it_cannot_pay(pair: tuple[Path, Path]) ->
     seed(target, CPU_LIKE)
     loaded = load_backend(settings(target, draft="auto"))
     assert loaded.backend.engine.draft is None  # type: ignore[attr-defined]
+    # The status says what runs: no "+ draft" for a draft left out.
+    origin = loaded.backend.origin
+    assert origin is not None and origin.draft == "" and "+ draft" not in origin.choice
+    assert "draft not loaded: it cannot pay" in origin.choice, origin.choice
 
 
 def test_the_draft_is_loaded_where_it_pays(pair: tuple[Path, Path]) -> None:

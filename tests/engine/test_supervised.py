@@ -27,12 +27,12 @@ from airgap_lsp.context import Shape
 CODE = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n"
 
 
-def recipe(target: Path, draft: Path | None = None) -> EngineRecipe:
+def recipe(target: Path, draft: Path | None = None, context_size: int = 512) -> EngineRecipe:
     return EngineRecipe(
         target=target,
         draft=draft,
         gpu_layers=0,
-        context_size=512,
+        context_size=context_size,
         cached_documents=2,
         threads=1,
         target_key=Key.of(target, 1, 0),
@@ -54,10 +54,10 @@ def supervised(synthetic_qwen2_pair, private_cache):
     target, draft = synthetic_qwen2_pair
     engines: list[SupervisedEngine] = []
 
-    def start(with_draft: bool = False) -> SupervisedEngine:
+    def start(with_draft: bool = False, context_size: int = 512) -> SupervisedEngine:
         vocab = Model(target, vocab_only=True)
         engine = SupervisedEngine.start(
-            recipe(target, draft if with_draft else None), vocab, lambda _m, _p: None
+            recipe(target, draft if with_draft else None, context_size), vocab, lambda _m, _p: 0
         )
         engines.append(engine)
         return engine
@@ -168,7 +168,7 @@ def test_a_death_mid_decode_is_answered_told_once_and_recovered(
 
 
 def test_a_sigkill_from_outside_answers_every_waiting_call(supervised):
-    child = supervised()
+    child = supervised(context_size=32768)  # room for generations that outlast the kill
     heard = told(child)
     tokens = child.target.tokenize(CODE)
     results = []
@@ -179,7 +179,7 @@ def test_a_sigkill_from_outside_answers_every_waiting_call(supervised):
     threads = [threading.Thread(target=ask) for _ in range(3)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    time.sleep(0.2)
     assert child.pid is not None
     os.kill(child.pid, signal.SIGKILL)
     for t in threads:

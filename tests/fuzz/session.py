@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import signal
 import sys
 import time
 from collections import Counter
@@ -51,6 +52,25 @@ REQUEST_TIMEOUT = 30.0
 ACTION_TIMEOUT = 60.0
 START_TIMEOUT = 60.0
 MODEL_ACTIONS = ("codeAction/resolve", "workspace/executeCommand")
+
+
+def engine_children(server_pid: int) -> list[int]:
+    """The server's engine child processes (`airgap_lsp.completion.engine_child`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == server_pid and b"engine_child" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
 REQUEST_CANCELLED = -32800
 DEBUG_DOCUMENT = "airgap/debugDocument"
 
@@ -174,6 +194,7 @@ class Session:
         self.stderr_path = ""
         self.reported: set[tuple[str, str, str]] = set()
         self.provoked_missing_model = False
+        self.killed_engine = False  # the user is then told the model process stopped
 
     # -- running -----------------------------------------------------------------------------
 
@@ -337,6 +358,7 @@ class Session:
             (2 if open_docs else 0, self._save),
             (4, self._odd_message),
             (4, self._sync),
+            (1, self._kill_engine),
         ]
         total = sum(w for w, _ in choices)
         pick = rng.random() * total
@@ -345,6 +367,20 @@ class Session:
             if pick < 0 and weight > 0:
                 action()
                 return
+
+    def _kill_engine(self) -> None:
+        """Kill the engine's child process as a native crash or the OOM killer would: every
+        request must still get its one answer, and the server must go on serving."""
+        pids = engine_children(self.conn.proc.pid)
+        if not pids:
+            return
+        sig = self.rng.choice((signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT))
+        try:
+            os.kill(pids[0], sig)
+        except ProcessLookupError:
+            return
+        self.killed_engine = True
+        self._count(f"kill_engine_{sig.name}")
 
     def _pick_doc(self) -> Doc:
         return self.rng.choice([d for d in self.docs.values() if d.open])
@@ -983,7 +1019,9 @@ class Session:
             params = message.get("params") or {}
             text = str(params.get("message", ""))
             # "cannot load the model: ..." or "cannot load the new model: ...; still using ..."
-            expected = self.provoked_missing_model and "cannot load the" in text
+            expected = (self.provoked_missing_model and "cannot load the" in text) or (
+                self.killed_engine and "the model process" in text
+            )
             if params.get("type") == 1 and not expected:
                 self.fail("session", "error_message_to_user", text[:1500])
 
