@@ -26,6 +26,7 @@ from typing import Any
 
 from airgap_lsp.completion import calibration
 from airgap_lsp.completion.backend import load_backend
+from airgap_lsp.completion.engine_process import SupervisedEngine
 from airgap_lsp.completion.model_plan import plan_models
 from airgap_lsp.completion.settings import Settings
 
@@ -113,6 +114,7 @@ def run(out_dir: Path) -> dict[str, Any]:
         result["calibration"] = {
             k: v for k, v in engine.calibration.items() if isinstance(v, (int, float, dict))
         }
+        loaded.backend.close()
         del engine, refresh, loaded
         gc.collect()
 
@@ -122,8 +124,14 @@ def run(out_dir: Path) -> dict[str, Any]:
             "seconds": round(warm_s, 3),
             "phases": phases(warm_marks, warm_s),
             "draft_loaded": engine.draft is not None,
-            "evaluated_tokens_at_load": engine.target_llama.evaluated_tokens,
+            "evaluated_tokens_at_load": (
+                engine.evaluated_at_load
+                if isinstance(engine, SupervisedEngine)
+                else engine.target_llama.evaluated_tokens
+            ),
+            "engine_process": isinstance(engine, SupervisedEngine),
         }
+        loaded.backend.close()
         del engine, loaded
         gc.collect()
 

@@ -152,6 +152,7 @@ class Child:
             "warnings": self.built.warnings,
             "prompt_ms_per_token": engine.prompt_ms_per_token,
             "calibration": engine.calibration,
+            "evaluated_tokens": engine.target_llama.evaluated_tokens,  # measuring at load
         }
         self.reply(call_id, ("loaded", info))
 

@@ -281,6 +281,7 @@ class SupervisedEngine:
         self.warnings = info["warnings"]
         self.prompt_ms_per_token = info["prompt_ms_per_token"]
         self.calibration = info["calibration"]
+        self.evaluated_at_load: int = info["evaluated_tokens"]
         with self._lock:
             self._child = child
         log.info("the model process %d is ready", child.pid)
