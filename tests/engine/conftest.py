@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from airgap_lsp.completion.runtime import LlamaContext, Model
 from tests.synthetic.conftest import (  # noqa: F401  (fixtures)
@@ -49,3 +50,12 @@ def first_divergence(a: Sequence[int], b: Sequence[int]) -> int | None:
 
 def load(path: Path) -> Model:
     return Model(path)
+
+
+@pytest.fixture(scope="module", params=["qwen2", "qwen35"])
+def target(request, synthetic_qwen2_pair, synthetic_qwen35_pair):  # noqa: F811
+    """Each synthetic target in turn: a transformer and a hybrid (recurrent) model."""
+    paths = synthetic_qwen2_pair if request.param == "qwen2" else synthetic_qwen35_pair
+    model = Model(paths[0])
+    yield model
+    model.close()

@@ -7,21 +7,11 @@ third document take that slot, so the document still open keeps its prompt in me
 
 from __future__ import annotations
 
-import pytest
-
 from airgap_lsp.completion.decoding import DecodeOptions
 from airgap_lsp.completion.engine import Engine
 from airgap_lsp.completion.runtime import Model
 
 OPTIONS = DecodeOptions(max_tokens=2, drafting="none")
-
-
-@pytest.fixture(scope="module", params=["qwen2", "qwen35"])
-def target(request, synthetic_qwen2_pair, synthetic_qwen35_pair):
-    paths = synthetic_qwen2_pair if request.param == "qwen2" else synthetic_qwen35_pair
-    model = Model(paths[0])
-    yield model
-    model.close()
 
 
 def _slot_of(engine: Engine, prompt: list[int]) -> int | None:

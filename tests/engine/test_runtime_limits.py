@@ -12,14 +12,6 @@ from airgap_lsp.completion.runtime import Model
 CODE = "def add(a, b):\n    return a + b\n"
 
 
-@pytest.fixture(scope="module", params=["qwen2", "qwen35"])
-def target(request, synthetic_qwen2_pair, synthetic_qwen35_pair):
-    paths = synthetic_qwen2_pair if request.param == "qwen2" else synthetic_qwen35_pair
-    model = Model(paths[0])
-    yield model
-    model.close()
-
-
 def test_a_prompt_larger_than_the_context_is_refused_and_evicts_nothing(target: Model):
     engine = Engine(target, None, n_ctx=256, n_seq=2)
     capacity = engine.target_llama.n_ctx // engine.target_llama.n_seq  # tokens per slot
