@@ -99,13 +99,11 @@ class _Child:
 
     def __init__(self, on_death: Callable[[_Child], None], say: Report | None) -> None:
         ours, theirs = socket.socketpair()
-        env = dict(os.environ)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "airgap_lsp.completion.engine_child", str(theirs.fileno())],
             stdin=subprocess.DEVNULL,
             stdout=sys.stderr.fileno(),  # never the server's stdout: that is the protocol
             pass_fds=(theirs.fileno(),),
-            env=env,
         )
         theirs.close()
         self.conn = Connection(ours.detach())
@@ -364,7 +362,6 @@ class SupervisedEngine:
                 at = here(text)
                 if at is not None:
                     cut = (seen, text[:at])
-                    child.send(("cancel", call_id))
             if call.reply is not None:
                 break
             if cancel_at is None and (cut is not None or is_cancelled()):
