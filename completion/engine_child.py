@@ -28,7 +28,12 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from airgap_lsp.completion.engine import DecodeOptions, Engine, StopRule
-from airgap_lsp.completion.local_engine import Built, EngineRecipe, build_engine
+from airgap_lsp.completion.local_engine import (
+    Built,
+    EngineRecipe,
+    build_engine,
+    build_healing_index,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +145,7 @@ class Child:
         try:
             if self.fault == "value-error-at-load":
                 raise ValueError("n_batch (8) must exceed n_rs_seq + 1 (9)")
-            self.built = build_engine(recipe, progress)
+            self.built = build_engine(recipe, progress, healing_index=False)
         except Exception as exc:  # BackendError and MemoryError included: the parent decides
             log.warning("loading failed: %s", exc)
             self.reply(call_id, ("load_failed", type(exc).__name__, str(exc)))
@@ -155,6 +160,11 @@ class Child:
             "evaluated_tokens": engine.target_llama.evaluated_tokens,  # measuring at load
         }
         self.reply(call_id, ("loaded", info))
+        # After "ready": the server's load is not held up by it, and the first keystroke
+        # rarely comes within the half second it takes.
+        threading.Thread(
+            target=build_healing_index, args=(engine, recipe), name="airgap-heal", daemon=True
+        ).start()
 
     def _on_generate(
         self,

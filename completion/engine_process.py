@@ -179,11 +179,11 @@ class _Child:
             self.alive = False
             calls = list(self.pending.values())
             self.pending.clear()
+        self.conn.close()
+        self._on_death(self)  # first: the user is told before any caller hears of it
         for call in calls:
             call.reply = ("died", self.exit)
             call.event.set()
-        self.conn.close()
-        self._on_death(self)
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -51,8 +51,10 @@ class Built:
     refresh: Refresh
 
 
-def build_engine(recipe: EngineRecipe, say: Report) -> Built:
-    """Load the models and create the engine (slow: seconds); BackendError for the user."""
+def build_engine(recipe: EngineRecipe, say: Report, *, healing_index: bool = True) -> Built:
+    """Load the models and create the engine (slow: seconds); BackendError for the user.
+    Without `healing_index` the caller builds token healing's index itself (`healing_index`
+    below), e.g. after telling that the engine is ready."""
     warnings: list[str] = []
     try:
         target = Model(recipe.target, gpu_layers=recipe.gpu_layers)
@@ -91,10 +93,16 @@ def build_engine(recipe: EngineRecipe, say: Report) -> Built:
             calibration.estimate_prompt_speed(engine, measurement)
         except RuntimeError_ as exc:  # the model loaded but cannot evaluate a batch here
             raise BackendError(f"the model failed its first evaluation: {exc}") from exc
-    # Token healing's vocabulary index (≈ 0.5 s): built now, not on the first keystroke.
-    target.piece_index()
-    if recipe.draft_heals and engine.draft is not None:
-        engine.draft.piece_index()
+    if healing_index:
+        build_healing_index(engine, recipe)
     draft_key = recipe.draft_key if engine.draft else None
     refresh = Refresh(engine, CalibrationCache(), recipe.target_key, draft_key, measurement)
     return Built(engine, warnings, refresh)
+
+
+def build_healing_index(engine: Engine, recipe: EngineRecipe) -> None:
+    """Token healing's vocabulary index (≈ 0.5 s): built before the first keystroke needs it
+    (a request that comes first builds it itself)."""
+    engine.target.piece_index()
+    if recipe.draft_heals and engine.draft is not None:
+        engine.draft.piece_index()
