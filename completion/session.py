@@ -3,8 +3,9 @@
 Owns what makes completions feel instant: suggestions served from memory when the user types
 into the one shown (typed-ahead) or when a background prefetch already computed the next one;
 prefetching the continuation after a served suggestion at low priority, dropped when the user
-goes elsewhere; supersession of an older request for the same document; and the counters that
-the latency suite reads. Runs on the server's event loop; the model only runs on the worker.
+goes elsewhere; pre-warming where the cursor rests (the same low-priority run, at that place);
+supersession of an older request for the same document; and the counters that the latency
+suite reads. Runs on the server's event loop; the model only runs on the worker.
 """
 
 from __future__ import annotations
@@ -105,11 +106,33 @@ class CompletionSession:
         text = request.text[: request.offset] + suggestion.text + request.text[request.offset :]
         offset = request.offset + len(suggestion.text)
         ahead = dataclasses.replace(request, text=text, offset=offset, multiline=None)
+        self._prefetch(backend, ahead)
+
+    def prewarm(self, backend: Backend, request: CompletionRequest) -> bool:
+        """The cursor rests here (a hint from our clients): compute the suggestion for this
+        place at low priority, so that a request here is answered from memory, or waits for
+        this run instead of starting over. Nothing when one is already kept or on its way.
+        Returns whether a run was started."""
+        prefix = request.text[: request.offset]
+        _, line_suffix = line_around(request.text, request.offset)
+        pending = self._prefetches.get(request.key)
+        if pending is not None and (pending.prefix, pending.line_suffix) == (prefix, line_suffix):
+            return False
+        if self.cache.get(request.key, prefix, line_suffix) is not None:
+            return False
+        self._drop_prefetch(request.key)
+        self._prefetch(backend, request)
+        self.stats["prewarmStarted"] += 1
+        return True
+
+    def _prefetch(self, backend: Backend, request: CompletionRequest) -> None:
+        """Run `request` at low priority; its suggestion is kept for the place it was made for."""
+        text, offset = request.text, request.offset
         prefix = text[:offset]
         _, line_suffix = line_around(text, offset)
         token = CancelToken()
         future, _ = self.worker.submit(
-            lambda tok: backend.complete(ahead, tok),
+            lambda tok: backend.complete(request, tok),
             priority=PREFETCH,
             key=f"prefetch:{request.key}",
             token=token,

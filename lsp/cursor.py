@@ -6,8 +6,9 @@ extension also send the notification `airgap/cursor`
 one every 300 ms) when the cursor rests in normal mode or the selection changes, for documents
 the server has open. It is a hint: kept as the last resting place of each open document and
 ignored for a document the server does not have open, for another version than the one it has,
-and for a position outside the text; other clients never send it and lose nothing. Pre-warming
-will read it; for now `airgap/status` reports the latest one. Never imports pygls.
+and for a position outside the text; other clients never send it and lose nothing. The server
+pre-warms the suggestion for the place (`CompletionSession.prewarm`), and `airgap/status`
+reports the latest one. Never imports pygls.
 """
 
 from __future__ import annotations

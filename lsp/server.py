@@ -232,6 +232,32 @@ class AirgapServer(LanguageServer):
         only what the client opened)."""
         return open_document(self.workspace, uri)
 
+    def request_at(self, doc: Document, text: str, offset: int) -> CompletionRequest:
+        """The completion request for a place in a document's text."""
+        return CompletionRequest(
+            key=doc.key,
+            text=text,
+            offset=offset,
+            path=_file_name(doc.uri),
+            language=doc.language_id or "",
+            lookup_texts=tuple(
+                d.text
+                for d in self.context.related(doc.key, doc.language_id or "", _fs_path(doc.uri))
+            )[:4],
+        )
+
+    def prewarm(self, doc: Document, offset: int) -> None:
+        """Prepare the suggestion where the cursor rests, at low priority (loaded models and
+        completions on for the language only; never waits)."""
+        settings = self.state.settings.completion
+        backend = self.state.backend
+        if backend is None or self.state.load_error is not None or not settings.enabled:
+            return
+        if (doc.language_id or "") in settings.disabled_languages:
+            return
+        if self.session.prewarm(backend, self.request_at(doc, doc.index().text, offset)):
+            log.debug("pre-warming %s at %d", doc.uri, offset)
+
     async def suggest(
         self, doc: Document, position: types.Position
     ) -> tuple[Suggestion, int, LineIndex] | None:
@@ -253,17 +279,7 @@ class AirgapServer(LanguageServer):
             return None
         if settings.debounce_ms:
             await asyncio.sleep(settings.debounce_ms / 1000)
-        request = CompletionRequest(
-            key=doc.key,
-            text=index.text,
-            offset=offset,
-            path=_file_name(doc.uri),
-            language=doc.language_id or "",
-            lookup_texts=tuple(
-                d.text
-                for d in self.context.related(doc.key, doc.language_id or "", _fs_path(doc.uri))
-            )[:4],
-        )
+        request = self.request_at(doc, index.text, offset)
         t0 = time.monotonic()
         self.calibration.pause()  # a request comes first
         suggestion = await self.session.suggest(backend, request)
@@ -476,14 +492,17 @@ def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> Non
 
 
 def cursor(ls: AirgapServer, params: Any) -> None:
-    """Where the cursor rests (a hint from our own clients), kept per open document."""
+    """Where the cursor rests (a hint from our own clients): kept per open document, and the
+    suggestion for that place prepared at low priority."""
     hint = parse_cursor(params)
     if hint is None:
         log.debug("%s without a document, version and position: %r", CURSOR, params)
         return
     doc = ls.document(hint.uri)
     known = None if doc is None else OpenDocument(doc.key, doc.version, doc.index().exact_offset)
-    ls.cursors.note(hint, known)
+    resting = ls.cursors.note(hint, known)
+    if resting is not None and doc is not None:
+        ls.prewarm(doc, resting.offset)
 
 
 def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:

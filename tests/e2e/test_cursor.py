@@ -135,3 +135,28 @@ async def test_an_edit_makes_the_old_version_stale(client: Client) -> None:
     client.cursor(hint(A, 2, 2, 5))
     client.cursor(hint(A, 1, 0, 1))  # sent before the client saw its own edit
     assert await client.reported() == place(A, 2, 2, 5)
+
+
+async def stats(client: Client) -> dict[str, int]:
+    result = await asyncio.wait_for(
+        client.client.protocol.send_request_async("airgap/stats", None), TIMEOUT
+    )
+    return result if isinstance(result, dict) else dict(result._asdict())
+
+
+async def test_a_resting_cursor_prewarms_the_suggestion_served_there(client: Client) -> None:
+    open_doc(client.client, A, TEXT)
+    await client.reported()  # the models are loaded (a first completion elsewhere)
+    client.cursor(hint(A, 1, 0, 3))
+    for _ in range(100):
+        if (await stats(client)).get("prewarmStarted"):
+            break
+        await asyncio.sleep(0.05)
+    before = await stats(client)
+    assert before.get("prewarmStarted") == 1, before
+    await asyncio.wait_for(
+        client.client.text_document_inline_completion_async(inline_params(A, 0, 3)), TIMEOUT
+    )
+    after = await stats(client)
+    assert after.get("prefetchHits", 0) == before.get("prefetchHits", 0) + 1, after
+    assert after.get("modelRuns", 0) == before.get("modelRuns", 0)  # no run of its own

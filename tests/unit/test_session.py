@@ -131,3 +131,29 @@ def test_worker_survives_a_future_cancelled_before_its_job_runs():
         assert after.result(timeout=5) == "still serving"
     finally:
         w.close()
+
+
+async def test_a_resting_cursor_prewarms_the_suggestion_for_its_place(worker):
+    backend = CountingBackend(delay=0.2)
+    session = CompletionSession(worker, prefetch=False)
+    assert session.prewarm(backend, request())
+    assert not session.prewarm(backend, request())  # already on its way: not twice
+    # The editor asks there while the run is on its way: it waits for it, no second run.
+    served = await session.suggest(backend, request())
+    assert served is not None and served.text == "3.14 * r * r" and served.source == "prefetch"
+    assert len(backend.calls) == 1
+    assert not session.prewarm(backend, request())  # kept: nothing to do
+    assert session.stats["prewarmStarted"] == 1
+
+
+async def test_prewarming_elsewhere_replaces_the_older_prewarm(worker):
+    backend = CountingBackend(delay=0.3)
+    session = CompletionSession(worker, prefetch=False)
+    assert session.prewarm(backend, request(offset=CURSOR))
+    assert session.prewarm(backend, request(offset=0))  # the cursor moved on
+    await asyncio.sleep(0.6)
+    hit = await session.suggest(backend, request(offset=0))
+    assert hit is not None and hit.source == "prefetch"
+    # The first place's run was dropped (before or while it ran): asked there, the model runs.
+    again = await session.suggest(backend, request(offset=CURSOR))
+    assert again is not None and again.source == "model"
