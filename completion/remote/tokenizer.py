@@ -27,19 +27,13 @@ class TokenizerError(Exception):
     """The configured tokenizer cannot be loaded; the message is for the user."""
 
 
-_loaded: dict[tuple[str, int, int], Model] = {}  # (path, size, mtime): a reload reuses it
-
-
 def load_tokenizer(name: str, search_paths: Sequence[str] = ()) -> Model:
     """The vocabulary of `name` (a registry name, a GGUF path or a discovered model's name;
-    "" means the default target), without its weights (about a second to load)."""
+    "" means the default target), without its weights (about a second to load; loaded again
+    at each reload rather than kept in a process-wide cache)."""
     try:
         path = resolve(name or DEFAULT_TARGET, search_paths)
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        if key not in _loaded:
-            _loaded[key] = Model(path, vocab_only=True)
-        return _loaded[key]
+        return Model(path, vocab_only=True)
     except (ModelError, RuntimeError_, OSError) as exc:
         raise TokenizerError(f"models.tokenizer: {exc}") from exc
 
