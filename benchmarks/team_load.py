@@ -110,9 +110,22 @@ def _uri(developer: int, task: LatencyTask) -> str:
     return f"file:///airgap-team/dev{developer}/{safe}.py"
 
 
+def _with_children(pids: Sequence[int]) -> list[int]:
+    """The processes and their children (each language server's engine process)."""
+    out = list(pids)
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    stat = (entry / "stat").read_text()
+                    if int(stat.rsplit(")", 1)[1].split()[1]) in pids:
+                        out.append(int(entry.name))
+    return out
+
+
 def _rss_mb(pids: Sequence[int]) -> float:
     total = 0.0
-    for pid in pids:
+    for pid in _with_children(pids):
         with contextlib.suppress(OSError):
             status = Path(f"/proc/{pid}/status").read_text()
             found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)

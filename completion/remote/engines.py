@@ -154,6 +154,15 @@ class RemoteEngine:
             old = self.prompt_ms_per_token
             self.prompt_ms_per_token = ms if old is None else 0.7 * old + 0.3 * ms
 
+    def learn_prompt_floor(self, waited_ms: float, tokens: int) -> None:
+        """The prompt budget ended before the engine had evaluated `tokens` prompt tokens: its
+        prompt speed is at least this slow. Without it an engine too slow for the budget never
+        finishes a prompt to learn from, and the planner, believing prompts cheap, never sheds
+        context or grants a prompt at its floor the time it needs."""
+        if tokens >= 16 and waited_ms > 0:
+            floor = waited_ms / tokens
+            self.prompt_ms_per_token = max(self.prompt_ms_per_token or 0.0, floor)
+
     def remote_tokens(self, text: str, timeout_s: float = 5.0) -> list[int] | None:
         """`text` tokenized by the engine (special tokens parsed), or None when the engine has
         no tokenizer endpoint."""
@@ -375,6 +384,8 @@ class _Run:
             cached = t.cache_n if t.cache_n is not None else len(self.prompt) - t.prompt_n
             stats.reused_tokens = max(0, min(len(self.prompt), cached))
             e.learn_prompt_speed(t)
+        if reason == "prompt_budget" and self.timings is None:
+            e.learn_prompt_floor(stats.prompt_ms, len(self.prompt) - stats.reused_tokens)
         if reason in ("prompt_budget",) or (reason == "cancelled" and self.t_first is None):
             return DecodeResult([], "", reason, stats)
         visible = "" if self.healed_wrong else self.visible

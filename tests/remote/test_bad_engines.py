@@ -279,3 +279,20 @@ def test_fallback_serves_locally_while_the_remote_is_down_and_goes_back(
         remote.health.retry_at = 0.0  # the pause is over: the remote is tried again
         assert timed(engine, vocab, max_tokens=8)[0].text == "remote"
         assert local.calls == 2 and remote.health.ok
+
+
+def test_an_engine_too_slow_for_the_prompt_budget_is_learned_from_the_cut(
+    vocab: Any, make_engine: Any
+) -> None:
+    """A cut prompt still says how slow the engine is: the planner can then shed context or
+    give a prompt at its floor the time it needs, instead of cutting every request (seen on a
+    2-core llama-server: every first request empty at the 4 s budget, nothing ever learned)."""
+    # Still evaluating the prompt when the budget ends: nothing streamed yet.
+    with EngineDouble("llama-server", behaviour="silent") as double:
+        engine = make_engine(double).engine
+        assert engine.prompt_ms_per_token is None
+        tokens = vocab.tokenize("values = [1, 2, 3]\n" * 20)  # a prompt worth measuring
+        result = engine.generate("doc", tokens, DecodeOptions(max_tokens=8, max_prompt_ms=200))
+        assert (result.stop_reason, result.text) == ("prompt_budget", "")
+        assert engine.prompt_ms_per_token is not None
+        assert engine.prompt_ms_per_token >= 200 / len(tokens)
