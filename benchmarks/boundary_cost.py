@@ -21,6 +21,7 @@ from airgap_lsp.completion.backend import load_backend
 from airgap_lsp.completion.engine import DecodeOptions
 from airgap_lsp.completion.engine_process import SupervisedEngine
 from airgap_lsp.completion.settings import Settings
+from benchmarks.harness import markdown_table
 from benchmarks.harness.progress import Progress
 from benchmarks.harness.revision import git_revision
 from benchmarks.harness.stats import percentile
@@ -96,15 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "boundary_cost.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        "| request | n | tokens | child p50 ms | in process p50 ms | difference ms | ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for s in summary:
-        lines.append(
-            f"| {s['kind']} | {s['n']} | {s['tokens']} | {s['child_p50_ms']} | "
-            f"{s['in_process_p50_ms']} | {s['difference_p50_ms']} | {s['ratio_p50']} |"
-        )
+    table = markdown_table(
+        ["request", "n", "tokens", "child p50 ms", "in process p50 ms", "difference ms", "ratio"],
+        [
+            [
+                s["kind"],
+                s["n"],
+                s["tokens"],
+                s["child_p50_ms"],
+                s["in_process_p50_ms"],
+                s["difference_p50_ms"],
+                f"{s['ratio_p50']:.3f}",
+            ]
+            for s in summary
+        ],
+    )
+    lines = [table.rstrip("\n")]
     (args.out / "boundary_cost.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -31,6 +31,7 @@ from airgap_lsp.completion.engine import DecodeOptions, DecodeResult
 from airgap_lsp.completion.engine_process import SupervisedEngine
 from airgap_lsp.completion.local_engine import BackendError
 from airgap_lsp.completion.settings import Settings
+from benchmarks.harness import markdown_table
 from benchmarks.harness.progress import Progress
 from benchmarks.harness.revision import git_revision
 from benchmarks.harness.stats import percentile
@@ -185,17 +186,30 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "crash_recovery.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        "| signal | phase | n | in phase | pending answered | answer max ms "
-        "| death → next completion p50 / max ms |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for c in cases:
-        lines.append(
-            f"| {c['signal']} | {c['phase']} | {c['n']} | {c['killed_in_phase']} | "
-            f"{c['answered']}/{c['pending']} | {c['answer_ms_max']} | "
-            f"{c['death_to_next_completion_ms_p50']} / {c['death_to_next_completion_ms_max']} |"
-        )
+    table = markdown_table(
+        [
+            "signal",
+            "phase",
+            "n",
+            "in phase",
+            "pending answered",
+            "answer max ms",
+            "death → next completion p50 / max ms",
+        ],
+        [
+            [
+                c["signal"],
+                c["phase"],
+                c["n"],
+                c["killed_in_phase"],
+                f"{c['answered']}/{c['pending']}",
+                c["answer_ms_max"],
+                f"{c['death_to_next_completion_ms_p50']} / {c['death_to_next_completion_ms_max']}",
+            ]
+            for c in cases
+        ],
+    )
+    lines = [table]
     g = result["give_up"]
     lines.append(f"\nGive-up ({g['fault']}): {g['gave_up']} in {g['seconds']} s: {g['message']}")
     (args.out / "crash_recovery.md").write_text("\n".join(lines) + "\n")

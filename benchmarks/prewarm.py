@@ -25,7 +25,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from benchmarks.harness import load_humaneval_plus
+from benchmarks.harness import load_humaneval_plus, markdown_table
 from benchmarks.harness.progress import Progress
 from benchmarks.harness.revision import git_revision
 from benchmarks.harness.stats import percentile
@@ -123,15 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "prewarm.json").write_text(json.dumps(result, indent=2) + "\n")
+    summary = result["summary"]
     lines = [
         f"First suggestion in a file just opened, cursor resting {args.rest_s} s "
         "before the editor asks (one server, default models, alternating).",
         "",
-        "| way | n | p50 ms | max ms | shown |",
-        "|---|---|---|---|---|",
+        markdown_table(
+            ["way", "n", "p50 ms", "max ms", "shown"],
+            [[w, s["n"], s["p50_ms"], s["max_ms"], s["shown"]] for w, s in summary.items()],
+        ).rstrip("\n"),
     ]
-    for way, s in result["summary"].items():
-        lines.append(f"| {way} | {s['n']} | {s['p50_ms']} | {s['max_ms']} | {s['shown']} |")
     (args.out / "prewarm.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

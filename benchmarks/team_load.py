@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Progress, markdown_table, write_json
+from benchmarks.harness.processes import child_processes
 from benchmarks.harness.stats import Scalar
 from benchmarks.latency_lsp import LspTransport
 from benchmarks.latency_report import ConfigResult, metrics
@@ -110,22 +111,10 @@ def _uri(developer: int, task: LatencyTask) -> str:
     return f"file:///airgap-team/dev{developer}/{safe}.py"
 
 
-def _with_children(pids: Sequence[int]) -> list[int]:
-    """The processes and their children (each language server's engine process)."""
-    out = list(pids)
-    with contextlib.suppress(OSError):
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, IndexError, ValueError):
-                    stat = (entry / "stat").read_text()
-                    if int(stat.rsplit(")", 1)[1].split()[1]) in pids:
-                        out.append(int(entry.name))
-    return out
-
-
 def _rss_mb(pids: Sequence[int]) -> float:
     total = 0.0
-    for pid in _with_children(pids):
+    # With each language server's engine process.
+    for pid in [*pids, *(child for child, _ in child_processes(pids))]:
         with contextlib.suppress(OSError):
             status = Path(f"/proc/{pid}/status").read_text()
             found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)

@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,7 @@ from airgap_lsp.completion.completer import (
 )
 from airgap_lsp.completion.engine import DecodeOptions, Engine, IsCancelled
 from airgap_lsp.completion.engine_process import SupervisedEngine, in_child_process
-from airgap_lsp.completion.local_engine import BackendError, EngineRecipe, build_engine
+from airgap_lsp.completion.local_engine import BackendError, EngineRecipe, Report, build_engine
 from airgap_lsp.completion.model_plan import Origin, plan_models
 from airgap_lsp.completion.models import AUTO, ModelError
 from airgap_lsp.completion.runtime import Model, RuntimeError_
@@ -40,8 +39,6 @@ if TYPE_CHECKING:
     from airgap_lsp.completion.health import Health
 
 log = logging.getLogger(__name__)
-
-Report = Callable[[str, int], None]  # message, percentage
 
 
 @dataclass

@@ -210,7 +210,7 @@ class SupervisedEngine:
         self._lock = threading.Lock()
         self._child: _Child | None = None  # the loaded child serving calls
         self._closing = False
-        self._restarting = False
+        self.evaluated_at_load = 0  # prompt tokens the child evaluated while loading
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ class SupervisedEngine:
         self.warnings = info["warnings"]
         self.prompt_ms_per_token = info["prompt_ms_per_token"]
         self.calibration = info["calibration"]
-        self.evaluated_at_load: int = info["evaluated_tokens"]
+        self.evaluated_at_load = info["evaluated_tokens"]
         with self._lock:
             self._child = child
         log.info("the model process %d is ready", child.pid)
@@ -292,7 +292,6 @@ class SupervisedEngine:
             if self._closing:
                 return
             self.deaths += 1
-            self._restarting = True
         self.health.failed(f"the model process stopped ({child.exit}); starting it again")
         threading.Thread(target=self._restart, name="airgap-engine-restart", daemon=True).start()
 
@@ -304,8 +303,6 @@ class SupervisedEngine:
             self.gave_up = str(exc) or "out of memory"
             self.health.stopped(self.gave_up)
             return
-        finally:
-            self._restarting = False
         self.restarts += 1
         self.health.succeeded()
 
@@ -400,8 +397,6 @@ class SupervisedEngine:
         if not call.event.wait(timeout) or call.reply is None:
             child.drop(call)
             return None
-        while call.reply is None:  # texts are never streamed for these
-            call.event.wait()
         return call.reply if call.reply[0] == "value" else None
 
     def tokens_to_evaluate(self, key: str, prompt: Sequence[int], *, alone: bool = False) -> int:
@@ -422,9 +417,6 @@ class SupervisedEngine:
 
     def reset(self) -> None:
         self._quick(("reset",), None)
-
-    def is_stop_token(self, token: int, options: DecodeOptions) -> bool:
-        return self.target.is_eog(token) or token in options.extra_stop_tokens
 
     def draft_alone(self) -> DraftAlone:
         if self.draft is None:
@@ -480,9 +472,6 @@ class DraftAlone:
 
     def forget(self, key: str) -> None:
         pass  # the parent's forget reaches both engines in the child
-
-    def is_stop_token(self, token: int, options: DecodeOptions) -> bool:
-        return self.target.is_eog(token) or token in options.extra_stop_tokens
 
 
 class ChildRefresh:

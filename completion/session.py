@@ -115,8 +115,7 @@ class CompletionSession:
         Returns whether a run was started."""
         prefix = request.text[: request.offset]
         _, line_suffix = line_around(request.text, request.offset)
-        pending = self._prefetches.get(request.key)
-        if pending is not None and (pending.prefix, pending.line_suffix) == (prefix, line_suffix):
+        if self._prefetch_at(request.key, prefix, line_suffix) is not None:
             return False
         if self.cache.get(request.key, prefix, line_suffix) is not None:
             return False
@@ -153,8 +152,8 @@ class CompletionSession:
     async def _await_matching_prefetch(self, key: str, prefix: str, line_suffix: str) -> Hit | None:
         """If the prefetch in flight is for exactly this position, wait for it instead of
         starting over (the user accepted the suggestion it continues)."""
-        pending = self._prefetches.get(key)
-        if pending is None or pending.prefix != prefix or pending.line_suffix != line_suffix:
+        pending = self._prefetch_at(key, prefix, line_suffix)
+        if pending is None:
             return None
         try:
             await asyncio.shield(pending.future)
@@ -166,6 +165,13 @@ class CompletionSession:
         except Exception:  # the prefetch was cancelled or failed: compute afresh
             return None
         return self.cache.get(key, prefix, line_suffix)
+
+    def _prefetch_at(self, key: str, prefix: str, line_suffix: str) -> _Prefetch | None:
+        """The prefetch in flight for the document, if it is for exactly this position."""
+        pending = self._prefetches.get(key)
+        if pending is None or (pending.prefix, pending.line_suffix) != (prefix, line_suffix):
+            return None
+        return pending
 
     def _drop_prefetch(self, key: str) -> None:
         pending = self._prefetches.pop(key, None)

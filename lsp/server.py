@@ -232,6 +232,11 @@ class AirgapServer(LanguageServer):
         only what the client opened)."""
         return open_document(self.workspace, uri)
 
+    def completes(self, doc: Document) -> bool:
+        """Whether completions are on for this document's language."""
+        settings = self.state.settings.completion
+        return settings.enabled and (doc.language_id or "") not in settings.disabled_languages
+
     def request_at(self, doc: Document, text: str, offset: int) -> CompletionRequest:
         """The completion request for a place in a document's text."""
         return CompletionRequest(
@@ -249,11 +254,8 @@ class AirgapServer(LanguageServer):
     def prewarm(self, doc: Document, offset: int) -> None:
         """Prepare the suggestion where the cursor rests, at low priority (loaded models and
         completions on for the language only; never waits)."""
-        settings = self.state.settings.completion
         backend = self.state.backend
-        if backend is None or self.state.load_error is not None or not settings.enabled:
-            return
-        if (doc.language_id or "") in settings.disabled_languages:
+        if backend is None or self.state.load_error is not None or not self.completes(doc):
             return
         if self.session.prewarm(backend, self.request_at(doc, doc.index().text, offset)):
             log.debug("pre-warming %s at %d", doc.uri, offset)
@@ -265,7 +267,7 @@ class AirgapServer(LanguageServer):
         text it was made for (the document's text when the request came: later edits do not
         move what this answer refers to)."""
         settings = self.state.settings.completion
-        if not settings.enabled or (doc.language_id or "") in settings.disabled_languages:
+        if not self.completes(doc):
             return None
         index = doc.index()
         offset = index.exact_offset(position.line, position.character)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from benchmarks.harness.processes import child_processes
 from tests.fuzz import inputs
 from tests.fuzz.rpc import SILENT, Connection, ServerRequestError
 from tests.fuzz.textmodel import (
@@ -56,19 +57,7 @@ MODEL_ACTIONS = ("codeAction/resolve", "workspace/executeCommand")
 
 def engine_children(server_pid: int) -> list[int]:
     """The server's engine child processes (`airgap_lsp.completion.engine_child`)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == server_pid and b"engine_child" in cmdline:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, cmdline in child_processes({server_pid}) if b"engine_child" in cmdline]
 
 
 REQUEST_CANCELLED = -32800
