@@ -137,6 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ids", default="", help="comma-separated task ids only")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     p.add_argument("--prompt-ms-per-token", type=float, default=6.0)
+    p.add_argument(
+        "--floor",
+        default="",
+        help="PREFIX,SUFFIX: the prompt's token floors under the time budget (a what-if)",
+    )
+    p.add_argument(
+        "--naive", action="store_true", help="also the naive baseline on the same tasks (memo'd)"
+    )
     args = p.parse_args(argv)
 
     _, files = load_sources()
@@ -147,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tasks = [t for t in tasks if t.kind in args.kinds.split(",")]
     if args.languages:
         tasks = [t for t in tasks if t.language in args.languages.split(",")]
+    if args.floor:
+        from airgap_lsp.completion import planner
+
+        planner.MIN_PREFIX_TOKENS, planner.MIN_SUFFIX_TOKENS = map(int, args.floor.split(","))
     args.memo.parent.mkdir(parents=True, exist_ok=True)
     memo = Memo(args.memo)
     from airgap_lsp.completion.settings import ModelSettings, Settings
@@ -158,8 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine.prompt_ms_per_token = args.prompt_ms_per_token
 
     settings = Settings(models=ModelSettings(threads=args.threads))
-    runners, _ = make_runners(["airgap"], hook=hook, settings=settings)
+    configs = ["airgap", "naive"] if args.naive else ["airgap"]
+    runners, _ = make_runners(configs, hook=hook, settings=settings)
     scores: dict[str, list[dict[str, float]]] = defaultdict(list)
+    naive_scores: dict[str, list[dict[str, float]]] = defaultdict(list)
     rows = []
     t0 = time.monotonic()
     for i, task in enumerate(tasks):
@@ -174,6 +188,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores[task.kind].append(s)
         scores[task.language].append(s)
         scores["all"].append(s)
+        naive_output = None
+        if args.naive:
+            naive = runners["naive"](task, f"file:///tune-naive/{i}/{task.package}/{task.path}")
+            naive_output = naive.output
+            n = grade(
+                naive.output, task.prefix, task.expected, task.suffix, task.language, task.path
+            )
+            ns = {"exact": n.exact, "edit": n.edit_similarity, "parses": n.parses, "empty": n.empty}
+            for group in (task.kind, task.language, "all"):
+                naive_scores[group].append(ns)
         rows.append(
             {
                 "task_id": task.task_id,
@@ -181,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "language": task.language,
                 **s,
                 "output": outcome.output,
+                "naive": naive_output,
                 "expected": task.expected,
                 "error": outcome.error,
             }
@@ -200,16 +225,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"memo: {memo.hits} replayed, {memo.misses} generated")
-    print(f"{'':10} {'n':>4} {'exact':>6} {'edit':>6} {'parses':>6} {'empty':>6}")
+    print(f"{'':16} {'n':>4} {'exact':>6} {'edit':>6} {'parses':>6} {'empty':>6}")
     for name, items in sorted(scores.items(), key=lambda kv: (kv[0] != "all", kv[0])):
-        n = len(items)
-        mean = {
-            k: sum(float(x[k]) for x in items) / n for k in ("exact", "edit", "parses", "empty")
-        }
-        print(
-            f"{name:10} {n:4d} {mean['exact']:6.1%} {mean['edit']:6.1%} "
-            f"{mean['parses']:6.1%} {mean['empty']:6.1%}"
-        )
+        for label, group in (("", items), (" naive", naive_scores.get(name, []))):
+            if not group:
+                continue
+            n = len(group)
+            mean = {
+                k: sum(float(x[k]) for x in group) / n for k in ("exact", "edit", "parses", "empty")
+            }
+            print(
+                f"{name + label:16} {n:4d} {mean['exact']:6.1%} {mean['edit']:6.1%} "
+                f"{mean['parses']:6.1%} {mean['empty']:6.1%}"
+            )
     errors = Counter(r["error"].split(":")[0] for r in rows if r["error"])
     if errors:
         print("errors:", dict(errors))

@@ -113,6 +113,9 @@ class Shape:
     newline: str = "\n"  # how the cursor's line ends
     # The document holds a Markdown code fence: a fence in the middle may be meant.
     fenced: bool = False
+    # Blocks end with a closing bracket (not with a dedent): the code below may start by
+    # closing the cursor's block.
+    braces: bool = False
 
     @property
     def at_line_start(self) -> bool:
@@ -148,9 +151,9 @@ def decide_shape(
     after = text[end + 1 : end + 1 + _LOOKAHEAD_CHARS] if end < len(text) else ""
     indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip())]
     before = line_prefix.rstrip()
+    lang = _lang(language)
     if not line_rest.strip() and not after.strip():
         if block is None:
-            lang = _lang(language)
             if lang is not None:
                 block = completion_mode(text, offset, lang, tree) is CompletionMode.MULTI_LINE
             else:
@@ -182,6 +185,7 @@ def decide_shape(
         new_line=header and not line_rest.strip() and bool(after.split("\n", 1)[0].strip()),
         newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
         fenced=FENCE in text,
+        braces=lang is not None and not lang.indent_blocks,
     )
 
 
@@ -219,10 +223,32 @@ def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
     return len(shape.next_lines) > 1 and following == shape.next_lines[1]
 
 
+_CLOSER_LINE = re.compile(r"[\)\]\}]+[;,]?")
+
+
+def _bracket_balance(line: str) -> int:
+    return sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
+
+
+def _closes_below(line: str, depth: int, shape: Shape) -> bool:
+    """`line` is the closer the code below starts with (`}` at its indentation), written by a
+    middle that has closed more than it opened: the model ran on past the hole's end."""
+    return (
+        shape.braces
+        and depth < 0
+        and bool(shape.next_lines)
+        and bool(_CLOSER_LINE.fullmatch(shape.next_lines[0]))
+        and line.strip() == shape.next_lines[0]
+        and indent_width(line) == shape.scope_indent
+    )
+
+
 def _stop_infill(text: str, shape: Shape) -> int | None:
     """The stop rule with code below: the model's own end token ends the middle; cut before
-    a line that repeats the code below, a line at column 0 while the code below is indented
-    (the middle left its scope), a new top-level definition after other lines, a Markdown
+    a line that repeats the code below (or its closing bracket, once the middle has closed
+    more than it opened), a line at column 0 while the code below is indented
+    (the middle left its scope), a new top-level definition after other lines
+    (unless the hole at column 0 must open the indented code below), a Markdown
     code fence in a document without one, or after max_lines. (A small instruct model often
     writes on past the hole instead of ending it: it copies the code below, starts the next
     definition, or closes the code block of a chat answer.)"""
@@ -231,13 +257,20 @@ def _stop_infill(text: str, shape: Shape) -> int | None:
     first = 0 if shape.at_line_start else 1  # otherwise line 0 continues the cursor's line
     offset = 0
     written = bool(shape.line_prefix.strip())
+    # A hole at column 0 whose code below is indented opens that scope itself (a definition's
+    # head, with imports or comments before it): its lines at column 0 are its own.
+    head = next((ln for ln in [shape.line_prefix + lines[0], *lines[1:]] if ln.strip()), "")
+    opens_scope = shape.scope_indent > 0 and bool(head) and indent_width(head) == 0
+    depth = 0  # the middle's bracket balance up to the line at hand
     for i, line in enumerate(complete):
-        if i >= first and _repeats_below(complete, i, shape):
+        depth += _bracket_balance(line)
+        if i >= first and (_repeats_below(complete, i, shape) or _closes_below(line, depth, shape)):
             return max(offset - 1, 0)
         if i >= first and not shape.fenced and line.lstrip().startswith(FENCE):
             return max(offset - 1, 0)
-        if i >= 1 and line.strip() and indent_width(line) == 0:
-            if shape.scope_indent > 0 and line[0] != "#":
+        if i >= 1 and line.strip() and indent_width(line) == 0 and not opens_scope:
+            # A lone `{` at column 0 opens a body (Rust's `where` clauses, Allman style).
+            if shape.scope_indent > 0 and line[0] not in "#{":
                 return max(offset - 1, 0)
             if written and _DEFINITION.match(line):
                 return max(offset - 1, 0)

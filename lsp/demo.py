@@ -3,7 +3,8 @@
 Owns the demo script: start `airgap-lsp serve`, initialize like a client with inline
 completion, open a sample file, ask for ghost text at the cursor, print what the editor would
 show with latency and speed, then type the first characters of the suggestion and ask again
-(the warm path an editor sees while the user types).
+(the warm path an editor sees while the user types), and last ask at a new place where the
+cursor rested a moment first (pre-warmed, as with our editor clients' cursor hints).
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ def moving_average(values: List[float], window: int) -> List[float]:
     + "    \n"
 )
 SAMPLE_LINE, SAMPLE_COL = 11, 4  # 0-based: the empty body line, after its indentation
+# A second place the cursor rests at before the user asks there (pre-warming).
+RESTING = (
+    "def word_counts(text: str) -> dict:\n"
+    '    """Count how often each lower-cased word occurs in `text`."""\n'
+    "    \n"
+)
+RESTING_LINE, RESTING_COL = 2, 4
+REST_S = 3.0  # how long the cursor rests there before the user asks
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
 
@@ -168,6 +177,24 @@ async def _demo(args: argparse.Namespace) -> int:
         print(
             f"after typing {typed!r}: {second_ms:.0f} ms "
             f"({'continues: ' + repr(second[:40]) if second else 'no suggestion'})"
+        )
+    if suggestion:
+        # Another place: the cursor rests there a moment first (our editor clients send
+        # `airgap/cursor`), and the server prepares the suggestion while the user reads.
+        uri = path.with_name("word_counts.py").as_uri()
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, RESTING))
+        )
+        where = {"line": RESTING_LINE, "character": RESTING_COL}
+        client.protocol.notify(
+            "airgap/cursor", {"textDocument": {"uri": uri, "version": 1}, "position": where}
+        )
+        await asyncio.sleep(REST_S)
+        warm, warm_ms = await ask(RESTING_LINE, RESTING_COL)
+        print(
+            f"a new place where the cursor rested {REST_S:.0f} s first (pre-warmed): "
+            f"{warm_ms:.0f} ms, against {first_ms:.0f} ms cold above "
+            f"({'shows: ' + repr(warm[:40]) if warm else 'no suggestion'})"
         )
     await client.shutdown_async(None)
     client.exit(None)

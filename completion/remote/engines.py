@@ -120,9 +120,6 @@ class RemoteEngine:
         self._held.clear()
         self._slots.clear()
 
-    def is_stop_token(self, token: int, options: DecodeOptions) -> bool:
-        return self.target.is_eog(token) or token in options.extra_stop_tokens
-
     def close(self) -> None:
         self.pool.close()
 
@@ -444,9 +441,6 @@ class FallbackEngine:
     def reset(self) -> None:
         self.remote.reset()
         self.local.reset()
-
-    def is_stop_token(self, token: int, options: DecodeOptions) -> bool:
-        return self.remote.is_stop_token(token, options)
 
     def close(self) -> None:
         self.remote.close()

@@ -26,6 +26,7 @@ class RemoteSession:
         self.shown: list[types.ShowMessageParams] = []
         self.statuses: list[dict[str, Any]] = []
         self.logged: list[str] = []
+        self.applied: list[types.WorkspaceEdit] = []  # workspace/applyEdit from the server
         client = self.client
 
         @client.feature(types.WINDOW_SHOW_MESSAGE)
@@ -49,7 +50,8 @@ class RemoteSession:
             pass
 
         @client.feature(types.WORKSPACE_APPLY_EDIT)
-        def apply_edit(params: Any) -> types.ApplyWorkspaceEditResult:
+        def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            self.applied.append(params.edit)
             return types.ApplyWorkspaceEditResult(applied=True)
 
     async def start(self, options: dict[str, Any]) -> None:

@@ -131,33 +131,88 @@ async def test_inline_completion_and_the_completion_fallback(session: RemoteSess
     assert not session.told("cannot"), session.shown
 
 
-async def test_a_code_action_runs_its_chat_prompt_on_the_remote_engine(
-    session: RemoteSession,
-) -> None:
-    uri = "file:///w/calc.py"
-    text = (
-        "def total(xs: list[float]) -> float:\n"
-        "    t = 0.0\n"
-        "    for x in xs:\n"
-        "        t += x\n"
-        "    return t\n"
-    )
-    session.open(uri, text)
-    client = session.client
+CALC = (
+    "def total(xs: list[float]) -> float:\n"
+    "    t = 0.0\n"
+    "    for x in xs:\n"
+    "        t += x\n"
+    "    return totl\n"
+)
+
+
+async def _actions(
+    session: RemoteSession, uri: str, line: int, col: int, diagnostics: list[types.Diagnostic]
+) -> list[types.CodeAction]:
     result = await asyncio.wait_for(
-        client.text_document_code_action_async(
+        session.client.text_document_code_action_async(
             types.CodeActionParams(
                 text_document=types.TextDocumentIdentifier(uri=uri),
-                range=types.Range(types.Position(3, 8), types.Position(3, 8)),
-                context=types.CodeActionContext(diagnostics=[]),
+                range=types.Range(types.Position(line, col), types.Position(line, col)),
+                context=types.CodeActionContext(diagnostics=diagnostics),
             )
         ),
         60,
     )
-    actions = [a for a in result or [] if isinstance(a, types.CodeAction)]
-    action = next(a for a in actions if a.title.startswith("Add docstring"))
-    resolved = await asyncio.wait_for(client.code_action_resolve_async(action), 240)
-    assert resolved.edit is not None, [m.message for m in session.shown]
+    return [a for a in result or [] if isinstance(a, types.CodeAction)]
+
+
+async def _last_run(session: RemoteSession) -> dict[str, Any]:
+    stats = await session.client.protocol.send_request_async("airgap/actionStats", {})
+    last = stats["last"] if isinstance(stats, dict) else stats.last
+    return _plain(last)
+
+
+def _plain(value: Any) -> Any:
+    return value._asdict() if hasattr(value, "_asdict") else value
+
+
+async def test_every_code_action_runs_its_chat_prompt_on_the_remote_engine(
+    session: RemoteSession,
+) -> None:
+    """Fix, docstring, unit tests (resolved edits), explain and rewrite (commands): each runs
+    on llama-server, generates, and gives its result; no "not available" anywhere."""
+    uri = "file:///w/calc.py"
+    session.open(uri, CALC)
+    typo = types.Diagnostic(
+        range=types.Range(types.Position(4, 11), types.Position(4, 15)),
+        message="undefined name 'totl'",
+        source="pyflakes",
+    )
+    actions = await _actions(session, uri, 3, 8, [typo])
+    titles = [a.title for a in actions]
+    for prefix, kind in (
+        ("Fix with AI", "fix"),
+        ("Add docstring", "docstring"),
+        ("Generate unit tests", "tests"),
+    ):
+        action = next((a for a in actions if a.title.startswith(prefix)), None)
+        assert action is not None, titles
+        resolved = await asyncio.wait_for(session.client.code_action_resolve_async(action), 240)
+        assert resolved.edit is not None, (kind, [m.message for m in session.shown])
+        last = await _last_run(session)
+        assert last["action"] == kind and last["generatedTokens"] > 0, last
+    whole = [uri, {"start": {"line": 0, "character": 0}, "end": {"line": 5, "character": 0}}]
+    shown = len(session.shown)
+    await asyncio.wait_for(
+        session.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="airgap.explain", arguments=whole)
+        ),
+        240,
+    )
+    explained = [m.message for m in session.shown[shown:]]
+    assert explained and any("total" in m or "sum" in m for m in explained), explained
+    assert (await _last_run(session))["action"] == "explain"
+    await asyncio.wait_for(
+        session.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="airgap.rewriteSelection", arguments=[*whole, "Use the built-in sum()"]
+            )
+        ),
+        240,
+    )
+    assert session.applied, [m.message for m in session.shown]
+    last = await _last_run(session)
+    assert last["action"] == "rewrite" and last["generatedTokens"] > 0, last
     assert not session.told("not available"), session.shown
 
 

@@ -300,3 +300,38 @@ def test_a_fence_in_a_document_that_has_fences_is_kept(vocab):
     answer = at({"```\n    ": "f(1)\n    ```"})
     text, _ = complete(vocab, doc, answer, "python", "f.py")
     assert text == "f(1)\n    ```"
+
+
+# -- a hole at column 0 that opens the indented code below ---------------------------------------
+
+JS_HEAD = """import getLength from './getLength.js';
+|
+  return getLength(array) > 0;
+}
+"""
+
+
+def test_a_hole_at_column_0_may_write_the_definition_that_opens_the_code_below(vocab):
+    # The code below is the body of a function the hole must declare: the middle's lines at
+    # column 0 (an import, a comment, the function's head) are the hole's own, not a new scope.
+    head = (
+        "import isEmpty from './isEmpty.js';\n\n// Whether the array has items.\n"
+        "export default function hasItems(array) {"
+    )
+    text, _ = complete(vocab, JS_HEAD, at({"getLength.js';\n": head}), "javascript", "h.js")
+    assert text == head
+
+
+RUST_WHERE = """pub fn group<I, K>(iter: I) -> Vec<K>
+    |
+
+    lookup
+}
+"""
+
+
+def test_a_lone_brace_at_column_0_opens_the_body_below(vocab):
+    # Rust's `where` clause: the body's `{` stands at column 0 while the body is indented.
+    middle = "where\n    I: Iterator<Item = K>,\n{\n    let mut lookup = Vec::new();\n    lookup.extend(iter);"
+    text, _ = complete(vocab, RUST_WHERE, at({"-> Vec<K>\n    ": middle}), "rust", "g.rs")
+    assert text == middle

@@ -122,12 +122,25 @@ def test_placeholders_are_recognised_and_real_code_is_not():
     assert not is_placeholder("")
 
 
+def test_infill_stops_before_the_closer_the_code_below_starts_with():
+    doc = "fn size(&self) -> usize {\n    |\n}\n"
+    at = doc.index("|")
+    shape = decide_at(doc.replace("|", ""), at, "rust")
+    # The model closes the function the code below closes, then runs on into the next one.
+    out = "0\n}\n\nfn len(&self) -> usize {\n    0\n}\n"
+    assert stop_index(out, shape, shape.line_prefix) == len("0")
+    # A block the middle opens and closes itself at that indentation is its own.
+    inner = "if x {\n    1\n}\n"
+    shape0 = decide_at("fn f() {\n|\n}\n".replace("|", ""), len("fn f() {\n"), "rust")
+    assert stop_index(inner, shape0, shape0.line_prefix) is None
+
+
 def test_infill_stops_before_a_chat_code_fence_unless_the_document_has_fences():
     doc = "fn size(&self) -> usize {\n    |\n}\n"
     at = doc.index("|")
     text = doc.replace("|", "")
     shape = decide_at(text, at, "rust")
-    out = "0\n}\n```\nobj['code']\n```\n"
-    assert stop_index(out, shape, shape.line_prefix) == len("0\n}")
+    out = "0\n```\nobj['code']\n```\n"
+    assert stop_index(out, shape, shape.line_prefix) == len("0")
     fenced = decide_at("/// ```\n" + text, at + len("/// ```\n"), "rust")
     assert stop_index(out, fenced, fenced.line_prefix) is None
