@@ -332,6 +332,9 @@ RUST_WHERE = """pub fn group<I, K>(iter: I) -> Vec<K>
 
 def test_a_lone_brace_at_column_0_opens_the_body_below(vocab):
     # Rust's `where` clause: the body's `{` stands at column 0 while the body is indented.
-    middle = "where\n    I: Iterator<Item = K>,\n{\n    let mut lookup = Vec::new();\n    lookup.extend(iter);"
+    middle = (
+        "where\n    I: Iterator<Item = K>,\n{\n    let mut lookup = Vec::new();\n"
+        "    lookup.extend(iter);"
+    )
     text, _ = complete(vocab, RUST_WHERE, at({"-> Vec<K>\n    ": middle}), "rust", "g.rs")
     assert text == middle
