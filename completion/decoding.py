@@ -3,8 +3,8 @@
 Owns what happens between a prompt and the text shown: the stop rule for the chosen shape (a
 chat reply ends at its code block's closing fence), the clean-up of the output (complete lines
 only when time or tokens ran out inside a block, the end fitted to what follows the cursor,
-syntax-aware trimming) and the one retry that steers away from a placeholder answer or
-from a copy of the code below.
+syntax-aware trimming, and the first line of several that do not fit the code below) and the
+one retry that steers away from a placeholder answer or from a copy of the code below.
 """
 
 from __future__ import annotations
@@ -62,8 +62,26 @@ def clean_output(
     text = finalize(raw, prompt.suffix_text, shape)
     if text is not None and fit_syntax is not None:
         shaped = fit_syntax(text)
+        if not shaped.strip() and shape.code_below:
+            # Several lines with code below that do not fit it as a whole: their first line
+            # still starts the answer (a loop's head, say; the user types on from there).
+            shaped = _first_line(text, shape)
         text = shaped if shaped.strip() else None
     return text
+
+
+def _first_line(text: str, shape: Shape) -> str:
+    """The text up to the end of its first non-empty line, when more lines follow it and it
+    is neither a placeholder nor the code below again; else ''."""
+    start = len(text) - len(text.lstrip("\r\n"))
+    end = text.find("\n", start)
+    if end < 0 or not text[end:].strip():
+        return ""
+    line = text[:end].rstrip()
+    stripped = line.strip()
+    if is_placeholder(line) or (shape.next_lines and stripped == shape.next_lines[0]):
+        return ""
+    return line if any(c.isalnum() for c in stripped) else ""
 
 
 def decode(
