@@ -144,3 +144,27 @@ def test_infill_stops_before_a_chat_code_fence_unless_the_document_has_fences():
     assert stop_index(out, shape, shape.line_prefix) == len("0")
     fenced = decide_at("/// ```\n" + text, at + len("/// ```\n"), "rust")
     assert stop_index(out, fenced, fenced.line_prefix) is None
+
+
+def test_lines_that_do_not_fit_the_code_below_still_show_their_first_line():
+    from airgap_lsp.completion.decoding import clean_output
+    from airgap_lsp.completion.engine import DecodeResult, DecodeStats
+    from airgap_lsp.completion.prompt import Prompt
+
+    doc = "func f(split []string) {\n\tescNL := false\n\t\n\t\t\tsplit[i] += x\n\t\t}\n}\n"
+    at = doc.index("\t\n") + 1
+    shape = decide_at(doc, at, "go")
+    prompt = Prompt([], "fim", 0, 0, 0, suffix_text=doc[at:])
+    loop = 'for i, line := range split {\n\t\tif line == "" {\n\t\t\tcontinue\n\t\t}'
+
+    def cleaned(text: str, fits: str = "") -> str | None:
+        result = DecodeResult([], text, "eog", DecodeStats())
+        return clean_output(result, prompt, shape, lambda _: fits)
+
+    # The whole does not fit the code below (the syntax check keeps nothing): its first line.
+    assert cleaned(loop) == "for i, line := range split {"
+    assert cleaned(loop, fits=loop) == loop  # what fits is shown whole
+    # Not a lone line, a placeholder, or the code below again.
+    assert cleaned("for i := range split {") is None
+    assert cleaned("// TODO: implement\n\tpanic(0)") is None
+    assert cleaned("split[i] += x\n\t\t}") is None
