@@ -162,6 +162,8 @@ def test_a_death_mid_decode_is_answered_told_once_and_recovered(
     # Meanwhile: an empty answer at once, never a wait for the restart.
     wait_for(lambda: child.pid is not None)
     assert child.pid != first_pid and child.restarts == 1
+    # The new process's pid is known a moment before it says it is ready.
+    wait_for(lambda: len(heard) > 1)
     assert heard[1:] == [(True, "the model process answers again")]
     quiet = child.generate("a.py", tokens, DecodeOptions(max_tokens=2, drafting="none"))
     assert quiet.stop_reason in ("max_tokens", "eog")  # the fault is at token 3 of every run
