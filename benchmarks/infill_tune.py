@@ -125,6 +125,11 @@ def install_memo(engine: Any, memo: Memo) -> None:
     engine.generate = generate
 
 
+def _score(output: str | None, task: Any) -> dict[str, Any]:
+    g = grade(output, task.prefix, task.expected, task.suffix, task.language, task.path)
+    return {"exact": g.exact, "edit": g.edit_similarity, "parses": g.parses, "empty": g.empty}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--limit", type=int, default=None)
@@ -183,8 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcome = runners["airgap"](task, f"file:///tune/{i}/{task.package}/{task.path}")
         except Exception as exc:  # report, keep going
             outcome = Outcome(None, 0.0, error=f"{type(exc).__name__}: {exc}")
-        g = grade(outcome.output, task.prefix, task.expected, task.suffix, task.language, task.path)
-        s = {"exact": g.exact, "edit": g.edit_similarity, "parses": g.parses, "empty": g.empty}
+        s = _score(outcome.output, task)
         scores[task.kind].append(s)
         scores[task.language].append(s)
         scores["all"].append(s)
@@ -192,10 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.naive:
             naive = runners["naive"](task, f"file:///tune-naive/{i}/{task.package}/{task.path}")
             naive_output = naive.output
-            n = grade(
-                naive.output, task.prefix, task.expected, task.suffix, task.language, task.path
-            )
-            ns = {"exact": n.exact, "edit": n.edit_similarity, "parses": n.parses, "empty": n.empty}
+            ns = _score(naive.output, task)
             for group in (task.kind, task.language, "all"):
                 naive_scores[group].append(ns)
         rows.append(
@@ -210,8 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "error": outcome.error,
             }
         )
-        if args.show and not g.exact:
-            print(f"--- {task.task_id} {task.kind} {task.language} edit={g.edit_similarity:.2f}")
+        if args.show and not s["exact"]:
+            print(f"--- {task.task_id} {task.kind} {task.language} edit={s['edit']:.2f}")
             print(f"expected: {task.expected!r}\n  output: {outcome.output!r}")
             if args.raw:
                 lines = task.prefix.split("\n")[-4:]

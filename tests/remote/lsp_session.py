@@ -138,6 +138,10 @@ class RemoteSession:
             out.append(edit.new_text if edit is not None else (item.insert_text or item.label))
         return out
 
+    async def request(self, method: str) -> Any:
+        """One of the server's own requests (`airgap/stats`...), its answer as dicts."""
+        return _plain(await self.client.protocol.send_request_async(method, {}))
+
     def told(self, text: str) -> list[str]:
         return [m.message for m in self.shown if text in m.message]
 

@@ -157,13 +157,7 @@ async def _actions(
 
 
 async def _last_run(session: RemoteSession) -> dict[str, Any]:
-    stats = await session.client.protocol.send_request_async("airgap/actionStats", {})
-    last = stats["last"] if isinstance(stats, dict) else stats.last
-    return _plain(last)
-
-
-def _plain(value: Any) -> Any:
-    return value._asdict() if hasattr(value, "_asdict") else value
+    return (await session.request("airgap/actionStats"))["last"]
 
 
 async def test_every_code_action_runs_its_chat_prompt_on_the_remote_engine(
@@ -240,10 +234,7 @@ async def test_cancel_request_stops_the_engine(session: RemoteSession, llama_ser
 
 
 async def _superseded(session: RemoteSession) -> int:
-    stats = await session.client.protocol.send_request_async("airgap/stats", {})
-    if isinstance(stats, dict):
-        return int(stats.get("superseded", 0))
-    return int(getattr(stats, "superseded", 0))
+    return int((await session.request("airgap/stats")).get("superseded", 0))
 
 
 async def test_a_newer_request_supersedes_the_running_one(
