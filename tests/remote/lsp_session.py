@@ -101,10 +101,11 @@ class RemoteSession:
             self.client.text_document_inline_completion_async(inline_params(uri, line, character)),
             TIMEOUT,
         )
-        return [_text(i) for i in items_of(result)]
+        return texts(result)
 
     def inline_request(self, uri: str, line: int, character: int) -> tuple[str, asyncio.Future]:
-        """A request whose id the test knows (to cancel it): (id, its future)."""
+        """A request sent now (a coroutine such as `inline` sends only once it runs), whose id
+        the test knows (to cancel it): (id, the future of its raw answer; see `texts`)."""
         msg_id = f"remote-{next(_ids)}"
         future = asyncio.ensure_future(
             self.client.protocol.send_request_async(
@@ -151,6 +152,11 @@ class RemoteSession:
             self.client.exit(None)
         finally:
             await asyncio.wait_for(self.client.stop(), 30)
+
+
+def texts(result: Any) -> list[str]:
+    """The suggestions' texts of an inline completion answer."""
+    return [_text(i) for i in items_of(result)]
 
 
 def _text(item: types.InlineCompletionItem) -> str:
