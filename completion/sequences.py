@@ -3,9 +3,12 @@
 Owns prompt-prefix reuse across requests: every sequence (slot) of a context remembers the
 tokens in its memory; a new prompt goes to the slot sharing its longest prefix (or its own
 document's slot, a free one, or the least recently used one), only the differing tail is
-evaluated, and other documents' slots survive until memory runs out. For recurrent and hybrid
+evaluated, and other documents' slots survive until memory runs out. A document whose prompt
+shares a long prefix with another document's sequence (the repository's name and other files'
+context come first in the prompt) starts from a copy of that sequence's memory instead of
+evaluating the shared part again, and the other document keeps its own. For recurrent and hybrid
 models, whose state cannot be cut back to an arbitrary position, state checkpoints taken while
-evaluating a prompt are restored instead, or the sequence is rebuilt.
+evaluating a prompt are restored instead (also when copying), or the sequence is rebuilt.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 256
 MAX_CHECKPOINTS = 8
+# Copying another sequence's memory moves its whole KV stream (tens of MB, ~10 ms on a CPU):
+# worth it only when it saves evaluating at least this many tokens (~6-60 ms each on a CPU).
+COPY_AT_LEAST = 16
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -58,6 +64,7 @@ class Prepared:
     slot: Slot
     reused: int  # prompt tokens already in memory
     evaluated: int  # prompt tokens evaluated now
+    copied: int = 0  # of the reused tokens, those copied from another document's sequence
 
 
 class SequenceCache:
@@ -99,7 +106,9 @@ class SequenceCache:
             ((common_prefix(s.tokens, prompt), s.key == key, s) for s in self.slots),
             key=lambda t: (t[0], t[1]),
         )
-        if shared * 2 >= len(prompt) and best.tokens:
+        # A slot of this document or of none that holds most of the prompt is taken as it is;
+        # another open document's slot is not taken over (prepare copies what it shares).
+        if shared * 2 >= len(prompt) and best.tokens and best.key in (key, None):
             return best
         own = next((s for s in self.slots if s.key == key), None)
         if own is not None:
@@ -115,11 +124,45 @@ class SequenceCache:
         self._release_closed()
         slot = self._choose(key, prompt)
         keep = min(common_prefix(slot.tokens, prompt), len(prompt) - 1)
-        keep = self.truncate(slot, keep)
+        copied = self._copy_shared(slot, prompt, keep)
+        keep = copied or self.truncate(slot, keep)
         slot.key = key
         slot.last_used = time.monotonic()
         self._evaluate(slot, prompt[keep:], abort, checkpoint=self.recurrent)
-        return Prepared(slot, reused=keep, evaluated=len(prompt) - keep)
+        return Prepared(slot, reused=keep, evaluated=len(prompt) - keep, copied=copied)
+
+    def _copy_shared(self, slot: Slot, prompt: Sequence[int], keep: int) -> int:
+        """When another slot holds a longer prefix of the prompt than `slot` keeps, make `slot`
+        a copy of that prefix (the other slot is left as it is); returns the tokens copied, 0
+        when copying would not save COPY_AT_LEAST evaluations."""
+        donors = [s for s in self.slots if s is not slot and s.tokens]
+        if not donors:
+            return 0
+        shared, donor = max(
+            ((min(common_prefix(s.tokens, prompt), len(prompt) - 1), s) for s in donors),
+            key=lambda t: t[0],
+        )
+        if self.recurrent:
+            # Recurrent state exists only where a checkpoint was taken; never shifted or cut.
+            usable = [c for c in donor.checkpoints if c[0] <= shared]
+            if not usable or usable[-1][0] - keep < COPY_AT_LEAST:
+                return 0
+            pos, state = usable[-1]
+            self.llama.seq_rm(slot.seq, -1, -1)
+            self.llama.set_seq_state(slot.seq, state)
+            slot.tokens = donor.tokens[:pos]
+            slot.checkpoints = list(usable)
+            return pos
+        if shared - keep < COPY_AT_LEAST:
+            return 0
+        self.llama.seq_rm(slot.seq, -1, -1)
+        self.llama.seq_cp(donor.seq, slot.seq)
+        slot.tokens = list(donor.tokens)
+        slot.checkpoints = []
+        if self.truncate(slot, shared) != shared:  # a transformer's cut does not fail
+            self.drop(slot)
+            return 0
+        return shared
 
     def truncate(self, slot: Slot, n: int) -> int:
         """Cut a slot's memory back to its first n tokens; returns how many it really keeps."""
