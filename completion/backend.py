@@ -225,6 +225,9 @@ class FakeBackend:
     def close(self) -> None:
         pass
 
+    def warm(self, request: CompletionRequest, cancelled: IsCancelled) -> int:
+        return 0
+
     def complete(self, request: CompletionRequest, cancelled: IsCancelled) -> Suggestion | None:
         self.calls += 1
         delay = float(os.environ.get("AIRGAP_LSP_FAKE_DELAY_MS", "0")) / 1000

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 from airgap_lsp.completion.code_context import ContextProvider
 from airgap_lsp.completion.decoding import Decoded, FitSyntax, clean_output, decode
 from airgap_lsp.completion.engine import DecodeOptions, Engine, IsCancelled
-from airgap_lsp.completion.planner import PromptPlan, PromptPlanner
-from airgap_lsp.completion.prompt import Prompt
+from airgap_lsp.completion.planner import MIN_PREFIX_TOKENS, PromptPlan, PromptPlanner
+from airgap_lsp.completion.prompt import Budget, Prompt, head_tokens
 from airgap_lsp.completion.settings import CompletionSettings
 from airgap_lsp.completion.steady_context import SteadyContexts
 from airgap_lsp.context import Shape, as_if_enter, decide_shape, language_for, shape_completion
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from airgap_lsp.completion.model_plan import Origin
 
 log = logging.getLogger(__name__)
+
+# Pre-warming evaluates in pieces: an idle run pre-empted by a request keeps the pieces it
+# finished (an aborted decode keeps nothing of its batch).
+WARM_PIECE = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,10 @@ class Backend(Protocol):
         """Where the models came from and why they were chosen (None: not from a plan)."""
 
     def complete(self, request: CompletionRequest, cancelled: IsCancelled) -> Suggestion | None: ...
+
+    def warm(self, request: CompletionRequest, cancelled: IsCancelled) -> int:
+        """Evaluate the part of the document's prompt that every place in it shares; returns
+        the prompt tokens evaluated (0: nothing to do, or no model)."""
 
     def forget(self, key: str) -> None:
         """The document closed: drop what was kept for it."""
@@ -182,6 +190,33 @@ class Completer:
                 # there, says the hole is empty. Ask again as if the cursor stood on a new line.
                 outcome = self._complete_on_new_line(request, offset, cancelled, t0)
         return None if outcome is None else outcome.suggestion()
+
+    def warm(self, request: CompletionRequest, cancelled: IsCancelled) -> int:
+        """Evaluate, into the document's sequence, what its prompts share wherever the cursor
+        will be: the other files' context and the path (the prompt's stable part), then the
+        file's start as far as the smallest prefix window reaches (a request in the first
+        screenful finds its prefix cached too). Nothing is generated; returns the tokens
+        evaluated."""
+        s = self.settings
+        planner = self.planner()
+        budget = Budget(s.prefix_tokens, s.suffix_tokens, s.extra_context_tokens)
+        prompt = planner.lay_out(request, request.offset, budget, keep=False).prompt
+        fim_prefix = self.model.control.fim_prefix
+        if prompt.kind != "fim" or fim_prefix is None:
+            return 0  # a chat prompt starts with the instructions and the file, not shared
+        start, _ = head_tokens(self.model, request.text, min(s.prefix_tokens, MIN_PREFIX_TOKENS))
+        tokens = [*prompt.tokens[: prompt.stable_tokens], fim_prefix, *start]
+        options = DecodeOptions(max_tokens=1, drafting="none")
+        evaluated = 0
+        for end in range(WARM_PIECE, len(tokens) + WARM_PIECE, WARM_PIECE):
+            if cancelled():
+                break
+            piece = tokens[: min(end, len(tokens))]
+            result = self.engine.generate(request.key, piece, options, cancelled=cancelled)
+            if result.stop_reason == "cancelled":
+                break
+            evaluated += result.stats.prompt_tokens - result.stats.reused_tokens
+        return evaluated
 
     def _complete_on_new_line(
         self, request: CompletionRequest, offset: int, cancelled: IsCancelled, t0: float

@@ -3,7 +3,8 @@
 Owns what makes completions feel instant: suggestions served from memory when the user types
 into the one shown (typed-ahead) or when a background prefetch already computed the next one;
 prefetching the continuation after a served suggestion at low priority, dropped when the user
-goes elsewhere; pre-warming where the cursor rests (the same low-priority run, at that place);
+goes elsewhere; pre-warming where the cursor rests (the same low-priority run, at that place)
+and, on open and save, of the prompt's part shared by every place in the document;
 supersession of an older request for the same document; and the counters that the latency
 suite reads. Runs on the server's event loop; the model only runs on the worker.
 """
@@ -38,6 +39,8 @@ class CompletionSession:
         self.cache = SuggestionCache()
         self.prefetch_enabled = prefetch
         self._prefetches: dict[str, _Prefetch] = {}
+        self._warms: dict[str, CancelToken] = {}  # documents whose prompt head is warming
+        self._asked: set[str] = set()  # documents the model ran for since they opened
         self.stats: Counter[str] = Counter()
 
     async def suggest(self, backend: Backend, request: CompletionRequest) -> Suggestion | None:
@@ -56,6 +59,8 @@ class CompletionSession:
             _log_request(request, source, t0)
             return Suggestion(hit.text, "\n" in hit.text, "cache", source=source)
         self._drop_prefetch(request.key)
+        self._stop_warms()
+        self._asked.add(request.key)
         token = CancelToken()
         started: list[float] = []
 
@@ -120,9 +125,45 @@ class CompletionSession:
         if self.cache.get(request.key, prefix, line_suffix) is not None:
             return False
         self._drop_prefetch(request.key)
+        self._stop_warms()
         self._prefetch(backend, request)
         self.stats["prewarmStarted"] += 1
         return True
+
+    def warm(self, backend: Backend, request: CompletionRequest) -> bool:
+        """The document was opened or saved: evaluate, at low priority, the part of its prompt
+        that any place in it shares, so that the first request evaluates only its own tail.
+        Not for a document the model already ran for (its sequence holds the typing context,
+        which a fresh layout would replace); any request or resting-cursor hint stops it,
+        and what it evaluated stays cached. Returns whether a run was started."""
+        key = request.key
+        if key in self._asked or key in self._warms:
+            return False
+        token = CancelToken()
+        future, _ = self.worker.submit(
+            lambda tok: backend.warm(request, tok),
+            priority=PREFETCH,
+            key=f"warm:{key}",
+            token=token,
+        )
+        self._warms[key] = token
+        self.stats["warmStarted"] += 1
+
+        def done(f: asyncio.Future[int]) -> None:  # on the event loop, as every counter
+            if self._warms.get(key) is token:
+                del self._warms[key]
+            if not f.cancelled() and f.exception() is None:
+                self.stats["warmTokens"] += f.result()
+            if token.cancelled:
+                self.stats["warmStopped"] += 1
+
+        asyncio.wrap_future(future).add_done_callback(done)
+        return True
+
+    def _stop_warms(self) -> None:
+        """Real work comes first: every warming run stops within one decode step."""
+        for token in list(self._warms.values()):
+            token.cancel("pre-empted")
 
     def _prefetch(self, backend: Backend, request: CompletionRequest) -> None:
         """Run `request` at low priority; its suggestion is kept for the place it was made for."""
@@ -138,6 +179,7 @@ class CompletionSession:
         )
         wrapped: asyncio.Future[Suggestion | None] = asyncio.wrap_future(future)
         self._prefetches[request.key] = _Prefetch(prefix, line_suffix, wrapped, token)
+        self._asked.add(request.key)
         self.stats["prefetchStarted"] += 1
 
         def store(done: asyncio.Future[Suggestion | None], key: str = request.key) -> None:
@@ -180,8 +222,12 @@ class CompletionSession:
             self.stats["prefetchDropped"] += 1
 
     def forget(self, key: str) -> None:
-        """A document closed: its suggestions and prefetch go."""
+        """A document closed: its suggestions, prefetch and warming go."""
         self._drop_prefetch(key)
+        warming = self._warms.pop(key, None)
+        if warming is not None:
+            warming.cancel("closed")
+        self._asked.discard(key)
         self.cache.forget(key)
 
 

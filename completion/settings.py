@@ -56,6 +56,9 @@ class CompletionSettings:
     single_line_model: str = "target"  # "target" or "draft": which model writes single lines
     use_context: bool = True  # tree-sitter context: definitions, other files, recent edits
     shaping: bool = True  # syntax-aware trimming of the output
+    # Idle work before a request: the prompt's shared part on open/save, the suggestion where
+    # the cursor rests (never on battery).
+    prewarm: bool = True
 
 
 @dataclass(frozen=True, slots=True)

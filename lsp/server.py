@@ -24,6 +24,7 @@ from airgap_lsp.completion import calibration
 from airgap_lsp.completion.backend import BackendError, Loaded, load_backend
 from airgap_lsp.completion.code_context import ContextProvider
 from airgap_lsp.completion.completer import Backend, CompletionRequest, Suggestion
+from airgap_lsp.completion.power import on_battery
 from airgap_lsp.completion.session import CompletionSession
 from airgap_lsp.completion.settings import Settings
 from airgap_lsp.completion.worker import INTERACTIVE, ModelWorker
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from pygls.server import ServerErrors
 
 log = logging.getLogger(__name__)
+
+WARM_AFTER_LOAD = 3  # open documents whose prompt is warmed once the models are ready
 
 STATUS = "airgap/status"
 COMPLETION_STATS = "airgap/stats"
@@ -169,6 +172,10 @@ class AirgapServer(LanguageServer):
         log.info("models ready in %.1f s: %s", loaded.load_seconds, loaded.backend.description)
         self.status("ready", f"loaded in {loaded.load_seconds:.1f} s")
         self._watch_engine(loaded.backend)
+        # Documents opened while the models loaded (an editor's start): the newest first.
+        for doc in reversed(list(self.workspace.text_documents.values())[-WARM_AFTER_LOAD:]):
+            if isinstance(doc, Document):
+                self.warm(doc)
 
     def _watch_engine(self, backend: Backend) -> None:
         """A remote engine's health: one message when it stops answering, the status while it
@@ -251,14 +258,31 @@ class AirgapServer(LanguageServer):
             )[:4],
         )
 
-    def prewarm(self, doc: Document, offset: int) -> None:
-        """Prepare the suggestion where the cursor rests, at low priority (loaded models and
-        completions on for the language only; never waits)."""
+    def idle_backend(self, doc: Document) -> Backend | None:
+        """The backend idle work may use for a document: loaded, completions on for its
+        language, pre-warming on, and not on battery."""
         backend = self.state.backend
         if backend is None or self.state.load_error is not None or not self.completes(doc):
+            return None
+        if not self.state.settings.completion.prewarm or on_battery():
+            return None
+        return backend
+
+    def prewarm(self, doc: Document, offset: int) -> None:
+        """Prepare the suggestion where the cursor rests, at low priority (never waits)."""
+        backend = self.idle_backend(doc)
+        if backend is None:
             return
         if self.session.prewarm(backend, self.request_at(doc, doc.index().text, offset)):
             log.debug("pre-warming %s at %d", doc.uri, offset)
+
+    def warm(self, doc: Document) -> None:
+        """Evaluate the prompt's part every place in the document shares, at low priority."""
+        backend = self.idle_backend(doc)
+        if backend is None:
+            return
+        if self.session.warm(backend, self.request_at(doc, doc.index().text, 0)):
+            log.debug("warming the prompt of %s", doc.uri)
 
     async def suggest(
         self, doc: Document, position: types.Position
@@ -463,10 +487,11 @@ async def completion(
 
 
 def did_open(ls: AirgapServer, params: types.DidOpenTextDocumentParams) -> None:
-    """Parse the document and note it as viewed."""
+    """Parse the document, note it as viewed and warm its prompt."""
     doc = ls.document(params.text_document.uri)
     if doc is not None:
         ls.context.open(doc.key, _fs_path(doc.uri), doc.language_id or "", doc.source)
+        ls.warm(doc)
 
 
 def did_change(ls: AirgapServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -479,8 +504,12 @@ def did_change(ls: AirgapServer, params: types.DidChangeTextDocumentParams) -> N
 
 
 def did_save(ls: AirgapServer, params: types.DidSaveTextDocumentParams) -> None:
-    """Refresh the saved file in the workspace index."""
+    """Refresh the saved file in the workspace index; warm the prompt of a document not yet
+    asked in."""
     ls.context.saved(_fs_path(params.text_document.uri))
+    doc = ls.document(params.text_document.uri)
+    if doc is not None:
+        ls.warm(doc)
 
 
 def did_close(ls: AirgapServer, params: types.DidCloseTextDocumentParams) -> None:

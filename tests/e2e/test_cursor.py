@@ -160,3 +160,38 @@ async def test_a_resting_cursor_prewarms_the_suggestion_served_there(client: Cli
     after = await stats(client)
     assert after.get("prefetchHits", 0) == before.get("prefetchHits", 0) + 1, after
     assert after.get("modelRuns", 0) == before.get("modelRuns", 0)  # no run of its own
+
+
+async def _settled(client: Client, name: str, want: int) -> dict[str, int]:
+    for _ in range(100):
+        now = await stats(client)
+        if now.get(name, 0) >= want:
+            return now
+        await asyncio.sleep(0.05)
+    return await stats(client)
+
+
+async def test_opening_or_saving_a_document_warms_its_prompt_unless_turned_off(
+    client: Client,
+) -> None:
+    open_doc(client.client, A, TEXT)
+    await client.reported()  # the models are loaded; the model ran for A
+    started = (await stats(client)).get("warmStarted", 0)  # A, opened while they loaded
+    open_doc(client.client, B, TEXT)
+    assert (await _settled(client, "warmStarted", started + 1)).get("warmStarted") == started + 1
+    # Saving a document the model already ran for leaves its sequence alone.
+    client.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=A))
+    )
+    await asyncio.sleep(0.2)
+    assert (await stats(client)).get("warmStarted") == started + 1
+    # `completion.prewarm: false`: nothing on open (nor for a resting cursor).
+    client.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"airgap": {"completion": {"prewarm": False}}})
+    )
+    await asyncio.sleep(0.2)
+    open_doc(client.client, "file:///w/c.py", TEXT)
+    client.cursor(hint("file:///w/c.py", 1, 0, 3))
+    await asyncio.sleep(0.3)
+    now = await stats(client)
+    assert now.get("warmStarted") == started + 1 and not now.get("prewarmStarted"), now

@@ -24,11 +24,25 @@ class CountingBackend:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.calls: list[CompletionRequest] = []
+        self.warms: list[CompletionRequest] = []
         self.stopped_early = 0
         self.lock = threading.Lock()
 
     def forget(self, key: str) -> None:
         pass
+
+    def warm(self, request: CompletionRequest, cancelled) -> int:  # type: ignore[no-untyped-def]
+        """Evaluates a token per 2 ms for `delay` seconds, one token per step."""
+        with self.lock:
+            self.warms.append(request)
+        tokens = 0
+        end = time.monotonic() + self.delay
+        while time.monotonic() < end:
+            if cancelled():
+                return tokens
+            time.sleep(0.002)
+            tokens += 1
+        return tokens
 
     def complete(self, request: CompletionRequest, cancelled) -> Suggestion | None:  # type: ignore[no-untyped-def]
         with self.lock:
@@ -144,6 +158,34 @@ async def test_a_resting_cursor_prewarms_the_suggestion_for_its_place(worker):
     assert len(backend.calls) == 1
     assert not session.prewarm(backend, request())  # kept: nothing to do
     assert session.stats["prewarmStarted"] == 1
+
+
+async def test_warming_on_open_stops_for_any_request_and_skips_asked_documents(worker):
+    backend = CountingBackend(delay=5.0)
+    session = CompletionSession(worker, prefetch=False)
+    other = CompletionRequest(key="b.py", text=TEXT, offset=0)
+    assert session.warm(backend, other)
+    assert not session.warm(backend, other)  # already warming
+    await asyncio.sleep(0.1)  # it runs
+    # A request in another document pre-empts it: served at once (the warm would take 5 s).
+    backend.delay = 0.0
+    served = await asyncio.wait_for(session.suggest(backend, request()), 2.0)
+    assert served is not None and served.source == "model"
+    await asyncio.sleep(0.05)
+    assert session.stats["warmStopped"] == 1
+    assert session.stats["warmTokens"] > 0  # what it evaluated is counted (and kept)
+    # The document just asked in holds its typing context: no warm replaces it.
+    assert not session.warm(backend, request())
+    assert len(backend.warms) == 1
+    # Closed and opened again, it is warmed again.
+    session.forget("a.py")
+    backend.delay = 5.0
+    assert session.warm(backend, request())
+    await asyncio.sleep(0.05)
+    assert len(backend.warms) == 2
+    session.forget("a.py")  # closing stops it
+    await asyncio.sleep(0.05)
+    assert session.stats["warmStopped"] == 2
 
 
 async def test_prewarming_elsewhere_replaces_the_older_prewarm(worker):
