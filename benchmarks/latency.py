@@ -10,7 +10,7 @@ latency also for single-line tasks alone (the issue's targets are stated for the
 `latency_typing_line.png` under `benchmarks/results/`.
 
     python -m benchmarks.latency [--quick] [--configs target auto ...] [--tasks N] [--bodies M]
-                                 [--order file|spread]
+                                 [--order file|spread] [--scenario cold realistic]
                                  [--infill-url http://127.0.0.1:8012/infill] [--llama-server]
 
 The full suite (the first 40 single-line tasks and 10 bodies in file order, all five
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 import time
@@ -65,6 +66,7 @@ ENVIRONMENTS: dict[str, dict[str, str]] = {"auto-in-process": {"AIRGAP_LSP_ENGIN
 QUICK_CONFIGS = ("small", "auto")
 LLAMA_SERVER = "llama-server"
 INFILL = "infill"
+REALISTIC = " (realistic)"  # the name suffix of a configuration's realistic-scenario run
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Plan:
     tasks: tuple[LatencyTask, ...]
     order: str
     typing: Typing
+    scenarios: tuple[str, ...]  # "cold" and/or "realistic" (see latency_session.Typing)
     infill_url: str | None
     llama_server: bool
     checks: bool
@@ -195,6 +198,9 @@ def _meta(plan: Plan, started: str) -> dict[str, Any]:
         "debounce_ms": plan.typing.debounce_ms,
         "max_chars": plan.typing.max_chars,
         "seed": plan.typing.seed,
+        "scenarios": list(plan.scenarios),
+        "read_s": list(plan.typing.read_s),
+        "rest_s": list(plan.typing.rest_s),
         "checks": plan.checks,
         "fake_backend": os.environ.get("AIRGAP_LSP_FAKE_BACKEND", "") not in ("", "0"),
         "order": plan.order,
@@ -215,14 +221,22 @@ async def run_suite(plan: Plan) -> tuple[list[ConfigResult], dict[str, Path]]:
     results: list[ConfigResult] = []
     paths: dict[str, Path] = {}
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    with Progress(len(names) * len(plan.tasks), label="latency") as progress:
-        for name in names:
+    runs = [(name, scenario) for scenario in plan.scenarios for name in names]
+    with Progress(len(runs) * len(plan.tasks), label="latency") as progress:
+        for name, scenario in runs:
+            # The realistic scenario measures the first request only (typing is the same).
+            this = plan
+            if scenario == "realistic":
+                typing = dataclasses.replace(plan.typing, realistic=True, max_chars=0)
+                this = dataclasses.replace(plan, typing=typing)
             if name == INFILL and plan.infill_url:
-                result = await _run_infill(INFILL, plan.infill_url, plan, progress)
+                result = await _run_infill(INFILL, plan.infill_url, this, progress)
             elif name == LLAMA_SERVER:
-                result = await _run_llama_server(plan, progress)
+                result = await _run_llama_server(this, progress)
             else:
-                result = await _run_lsp(name, plan, progress)
+                result = await _run_lsp(name, this, progress)
+            if scenario == "realistic":
+                result.name += REALISTIC
             # Grading runs after the server is gone so it does not compete for the CPU.
             if plan.checks and result.runs:
                 await asyncio.to_thread(_grade_all, plan, result)
@@ -257,6 +271,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--infill-url", default=None, help="a llama.cpp-style /infill endpoint")
     p.add_argument("--llama-server", action="store_true", help="compare with llama-server")
+    p.add_argument(
+        "--scenario",
+        nargs="+",
+        choices=["cold", "realistic"],
+        default=["cold"],
+        help="first request right after opening (cold) and/or after reading 2-5 s and resting "
+        "the cursor 0.5-1.5 s at the place (realistic: first requests only)",
+    )
     p.add_argument("--cps", type=float, default=8.0, help="typing rate, characters/s")
     p.add_argument("--jitter", type=float, default=0.5, help="log-normal sigma of key intervals")
     p.add_argument("--pause-s", type=float, default=0.8, help="median thinking pause, s")
@@ -311,6 +333,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
             seed=args.seed,
             request_timeout_s=args.request_timeout,
         ),
+        scenarios=tuple(dict.fromkeys(args.scenario)),
         infill_url=args.infill_url,
         llama_server=args.llama_server,
         checks=not args.no_checks,

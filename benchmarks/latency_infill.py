@@ -6,8 +6,11 @@ Owns building the request the way llama.vim does (the lines before the cursor's 
 with the `infill` sampler, `cache_prompt`) and turning the answer into a suggestion as llama.vim
 renders it. Differences from llama.vim, for a like-for-like comparison with the LSP client:
 greedy decoding (llama.vim's sampler chain ending in `temperature` 0), no ring-buffer extra
-context, no `max_line_suffix` gate, and for single-line tasks the stop string "\\n" (llama.vim's
-`stop_strings` option) so the server stops at the end of the line as airgap-lsp does.
+context in completions (llama.vim evicts ring chunks similar to the text around the cursor, and
+the only chunk here is that text; in the realistic scenario its warm-up request is sent as
+llama.vim sends it, see `warm_body`), no `max_line_suffix` gate, and for single-line tasks the
+stop string "\\n" (llama.vim's `stop_strings` option) so the server stops at the end of the line
+as airgap-lsp does.
 
 Cancellation is abandoning: each request runs on its own thread and a superseded answer is
 dropped. Like llama.vim, which kills its curl job, the connection is closed too, so a server
@@ -34,6 +37,7 @@ N_SUFFIX_LINES = 64
 N_PREDICT = 128
 T_MAX_PROMPT_MS = 500
 T_MAX_PREDICT_MS = 1500
+RING_CHUNK_LINES = 64  # llama.vim's ring_chunk_size
 
 
 def infill_body(text: str, offset: int, kind: Kind) -> dict[str, Any]:
@@ -78,6 +82,30 @@ def infill_body(text: str, offset: int, kind: Kind) -> dict[str, Any]:
     if kind == "line":
         body["stop"] = ["\n"]
     return body
+
+
+def warm_body(text: str, offset: int, path: str) -> dict[str, Any]:
+    """llama.vim's ring-buffer update (`s:ring_update`, every ring_update_ms in normal mode):
+    the chunk it picked on entering the buffer (the lines around the cursor) sent as extra
+    context with `n_predict: 0`, so the server has evaluated it before the first completion."""
+    lines = text.split("\n")
+    row = text.count("\n", 0, offset)
+    half = RING_CHUNK_LINES // 2
+    chunk = "\n".join(lines[max(0, row - half) : row + half]) + "\n"
+    return {
+        "input_prefix": "",
+        "input_suffix": "",
+        "input_extra": [{"text": chunk, "filename": path}],
+        "prompt": "",
+        "n_predict": 0,
+        "temperature": 0.0,
+        "stream": False,
+        "samplers": [],
+        "cache_prompt": True,
+        "t_max_prompt_ms": 1,
+        "t_max_predict_ms": 1,
+        "response_fields": [""],
+    }
 
 
 def render(content: str, text: str, offset: int) -> str | None:
@@ -196,6 +224,27 @@ class InfillTransport:
 
     def request(self, uri: str, text: str, offset: int, kind: Kind) -> _Request:
         return _Request(self, text, offset, kind)
+
+    async def rest(self, uri: str, version: int, text: str, offset: int) -> None:
+        """llama.vim's warm-up while the cursor rests in normal mode (its answer unused)."""
+        path = urllib.parse.urlsplit(uri).path.rsplit("/", 1)[-1]
+        body = json.dumps(warm_body(text, offset, path)).encode()
+        thread = threading.Thread(target=self._post, args=(body,), daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _post(self, body: bytes) -> None:
+        parsed = urllib.parse.urlsplit(self.url)
+        conn = http.client.HTTPConnection(
+            parsed.hostname or "127.0.0.1", parsed.port, timeout=self.timeout_s
+        )
+        try:
+            conn.request("POST", parsed.path or "/", body, {"Content-Type": "application/json"})
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            pass  # a warm-up that fails costs the first request its head start, nothing else
+        finally:
+            conn.close()
 
     async def close(self, uri: str) -> None:
         # Abandoned requests may still run on the server; let them end before the next task

@@ -237,6 +237,17 @@ class LspTransport:
         )
         return _Request(self.client, params)
 
+    async def rest(self, uri: str, version: int, text: str, offset: int) -> None:
+        """Our clients' `airgap/cursor` hint, as the Neovim plugin sends it after 300 ms."""
+        at = position(text, offset)
+        self.client.protocol.notify(
+            "airgap/cursor",
+            {
+                "textDocument": {"uri": uri, "version": version},
+                "position": {"line": at.line, "character": at.character},
+            },
+        )
+
     async def close(self, uri: str) -> None:
         self.client.text_document_did_close(
             types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))

@@ -224,6 +224,19 @@ def notes(results: Sequence[ConfigResult], meta: Mapping[str, Any]) -> str:
         "- first = the request right after didOpen at the task's cursor (also graded for "
         "pass@1); typing = requests sent while the user types (debounced, cancelled by the "
         "next keystroke).",
+        *(
+            [
+                "- (realistic) = the same configuration, first requests only, asked as a user "
+                f"does: the file is read {meta['read_s'][0]:g}-{meta['read_s'][1]:g} s after "
+                "opening, the cursor moves to the task's place and rests there "
+                f"{meta['rest_s'][0]:g}-{meta['rest_s'][1]:g} s (seeded per task), then the "
+                "client asks. While it rests, airgap-lsp's clients send `airgap/cursor`; for "
+                "llama-server the transport sends llama.vim's own warm-up (its ring-buffer "
+                "request with `n_predict: 0`)."
+            ]
+            if "realistic" in meta.get("scenarios", ())
+            else []
+        ),
         f"- Server code at {meta.get('revision') or 'unknown revision'}; finished "
         f"{meta.get('finished', '')}.",
         "- Shared 2-core machine: latencies include load from other processes (1-minute load "

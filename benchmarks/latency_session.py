@@ -5,7 +5,9 @@ indentation are one keystroke, as with auto-indent), and the client behaviour of
 inline completion: after every change a request is sent once `debounce_ms` passed without a newer
 change; a newer keystroke cancels the pending request; a shown suggestion that matches what the
 user is about to type is accepted (inserted as one change) at the user's next keystroke. The
-first request on a freshly opened document is awaited and recorded apart from those while typing.
+first request on a freshly opened document is awaited and recorded apart from those while typing;
+it comes right after opening (the cold case) or, realistically, after the user read the file and
+rested the cursor at the place (`Typing.realistic`).
 A `Transport` (LSP server, or a llama.cpp-style /infill endpoint) does the fetching.
 """
 
@@ -39,6 +41,13 @@ class Typing:
     max_chars: int | None = None  # stop typing a task after this many characters
     seed: int = 0
     request_timeout_s: float = 120.0  # an unanswered request counts as an error after this
+    # The realistic first request: the user reads the file just opened for `read_s` seconds,
+    # moves the cursor to the task's place and rests there `rest_s` seconds (both drawn per
+    # task, seeded), then enters insert mode and the client asks. Otherwise (the cold case)
+    # the client asks right after opening.
+    realistic: bool = False
+    read_s: tuple[float, float] = (2.0, 5.0)
+    rest_s: tuple[float, float] = (0.5, 1.5)
 
     def intervals(self, task_id: str) -> random.Random:
         # Per task so that adding a configuration or a task does not shift the others.
@@ -87,6 +96,10 @@ class Transport(Protocol):
         ...
 
     def request(self, uri: str, text: str, offset: int, kind: Kind) -> Pending: ...
+
+    async def rest(self, uri: str, version: int, text: str, offset: int) -> None:
+        """The cursor came to rest at `offset` (in normal mode): what the client tells then."""
+        ...
 
     async def close(self, uri: str) -> None: ...
 
@@ -248,6 +261,11 @@ async def run_task(
     run = editor.run
     t_start = time.perf_counter()
     await transport.open(uri, editor.text)
+    if typing.realistic:
+        pace = random.Random(f"{typing.seed}:{task.task_id}:reading")
+        await asyncio.sleep(pace.uniform(*typing.read_s))
+        await transport.rest(uri, editor.version, editor.text, editor.offset)
+        await asyncio.sleep(pace.uniform(*typing.rest_s))
     first = await editor.ask("first")
     if first.error == "timeout":
         raise ServerStuck(f"{task.task_id}: no answer to the first request in time")

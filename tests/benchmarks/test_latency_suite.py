@@ -218,3 +218,27 @@ def test_infill_driver_against_a_stand_in_server(tmp_path: Path, stand_in: str) 
     assert sent and all("n_indent" in b and "t_max_predict_ms" in b for b in sent)
     assert any(b.get("stop") == ["\n"] for b in sent)
     assert "abandons the HTTP request" in paths["md"].read_text()
+
+
+def test_the_realistic_first_request_rests_the_cursor_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stand_in: str
+) -> None:
+    """Read, rest, then ask: our server gets the `airgap/cursor` hint and answers the first
+    request from the pre-warm (never from a model run of its own); the /infill endpoint gets
+    llama.vim's `n_predict: 0` warm-up before the first request."""
+    monkeypatch.setenv("AIRGAP_LSP_FAKE_BACKEND", "1")
+    monkeypatch.setenv("AIRGAP_LSP_FAKE_DELAY_MS", "300")
+    args = ["--quick", "--configs", "auto", "--tasks", "2", "--bodies", "0", *FAST]
+    args += ["--infill-url", stand_in, "--scenario", "realistic", "--results-dir", str(tmp_path)]
+    plan = latency.plan_from(latency.parse_args(args))
+    results, paths = asyncio.run(latency.run_suite(plan))
+    assert [r.name for r in results] == ["auto (realistic)", "infill (realistic)"]
+    assert all(r.error is None for r in results), [r.error for r in results]
+    configs = json.loads(paths["json"].read_text())["meta"]["configs"]
+    ours = configs["auto (realistic)"]["metrics"]
+    assert ours["first"]["count"] == 2 and ours["requests"] == 0  # first requests only
+    assert ours["prefetch_rate"] == 1.0  # both answered by the pre-warm at the resting cursor
+    assert configs["infill (realistic)"]["metrics"]["first"]["count"] == 2
+    warm = [b for b in _StandIn.bodies if b.get("n_predict") == 0]
+    assert len(warm) == 2 and all(b["input_extra"][0]["text"] for b in warm)
+    assert "(realistic)" in paths["md"].read_text()
