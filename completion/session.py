@@ -16,13 +16,17 @@ import dataclasses
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from airgap_lsp.completion.completer import Backend, CompletionRequest, Suggestion, line_around
 from airgap_lsp.completion.suggestions import Hit, SuggestionCache
 from airgap_lsp.completion.worker import INTERACTIVE, PREFETCH, Cancelled, CancelToken, ModelWorker
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -139,13 +143,7 @@ class CompletionSession:
         key = request.key
         if key in self._asked or key in self._warms:
             return False
-        token = CancelToken()
-        future, _ = self.worker.submit(
-            lambda tok: backend.warm(request, tok),
-            priority=PREFETCH,
-            key=f"warm:{key}",
-            token=token,
-        )
+        future, token = self._idle(lambda tok: backend.warm(request, tok), f"warm:{key}")
         self._warms[key] = token
         self.stats["warmStarted"] += 1
 
@@ -157,8 +155,17 @@ class CompletionSession:
             if token.cancelled:
                 self.stats["warmStopped"] += 1
 
-        asyncio.wrap_future(future).add_done_callback(done)
+        future.add_done_callback(done)
         return True
+
+    def _idle(
+        self, fn: Callable[[CancelToken], T], key: str
+    ) -> tuple[asyncio.Future[T], CancelToken]:
+        """Queue `fn` at low priority, superseding the queued or running job of `key`; its
+        result as a future of the event loop."""
+        token = CancelToken()
+        future, _ = self.worker.submit(fn, priority=PREFETCH, key=key, token=token)
+        return asyncio.wrap_future(future), token
 
     def _stop_warms(self) -> None:
         """Real work comes first: every warming run stops within one decode step."""
@@ -170,14 +177,9 @@ class CompletionSession:
         text, offset = request.text, request.offset
         prefix = text[:offset]
         _, line_suffix = line_around(text, offset)
-        token = CancelToken()
-        future, _ = self.worker.submit(
-            lambda tok: backend.complete(request, tok),
-            priority=PREFETCH,
-            key=f"prefetch:{request.key}",
-            token=token,
+        wrapped, token = self._idle(
+            lambda tok: backend.complete(request, tok), f"prefetch:{request.key}"
         )
-        wrapped: asyncio.Future[Suggestion | None] = asyncio.wrap_future(future)
         self._prefetches[request.key] = _Prefetch(prefix, line_suffix, wrapped, token)
         self._asked.add(request.key)
         self.stats["prefetchStarted"] += 1
