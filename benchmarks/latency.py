@@ -10,7 +10,7 @@ latency also for single-line tasks alone (the issue's targets are stated for the
 `latency_typing_line.png` under `benchmarks/results/`.
 
     python -m benchmarks.latency [--quick] [--configs target auto ...] [--tasks N] [--bodies M]
-                                 [--order file|spread] [--scenario cold realistic]
+                                 [--order file|spread] [--scenario cold same-file realistic]
                                  [--infill-url http://127.0.0.1:8012/infill] [--llama-server]
 
 The full suite (the first 40 single-line tasks and 10 bodies in file order, all five
@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -66,7 +67,11 @@ ENVIRONMENTS: dict[str, dict[str, str]] = {"auto-in-process": {"AIRGAP_LSP_ENGIN
 QUICK_CONFIGS = ("small", "auto")
 LLAMA_SERVER = "llama-server"
 INFILL = "infill"
-REALISTIC = " (realistic)"  # the name suffix of a configuration's realistic-scenario run
+# How the first request comes (latency_session.Typing), and the name suffix of its results:
+# cold = asked right after opening, each task a file of its own; same-file = the same, but the
+# tasks cut from one HumanEval problem reopen that problem's file (a user reopening a file);
+# realistic = the file is read and the cursor rests at the place first (first requests only).
+SCENARIOS = {"cold": "", "same-file": " (same file)", "realistic": " (realistic)"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class Plan:
     tasks: tuple[LatencyTask, ...]
     order: str
     typing: Typing
-    scenarios: tuple[str, ...]  # "cold" and/or "realistic" (see latency_session.Typing)
+    scenarios: tuple[str, ...]  # see SCENARIOS
     infill_url: str | None
     llama_server: bool
     checks: bool
@@ -83,10 +88,17 @@ class Plan:
     stem: str
     load_timeout_s: float
     log_level: str = "warning"
+    same_file: bool = False  # tasks of one problem reopen one file (the "same-file" scenario)
 
 
-def _uri(task: LatencyTask) -> str:
-    safe = "".join(c if c.isalnum() else "_" for c in task.task_id)
+def _uri(task: LatencyTask, same_file: bool = False) -> str:
+    """Each task's document: a file of its own, or (`same_file`) the file of its HumanEval
+    problem, which every task cut from that problem reopens, as a user reopens a file."""
+    name = task.task_id
+    problem = re.search(r"HumanEval/\d+", name)
+    if same_file and problem is not None:
+        name = problem.group(0)
+    safe = "".join(c if c.isalnum() else "_" for c in name)
     return f"file:///airgap-latency/{safe}.py"
 
 
@@ -94,7 +106,7 @@ async def _drive(
     transport: Transport, plan: Plan, result: ConfigResult, progress: Progress
 ) -> None:
     for task in plan.tasks:
-        run = await run_task(transport, task, _uri(task), plan.typing)
+        run = await run_task(transport, task, _uri(task, plan.same_file), plan.typing)
         result.runs.append(run)
         progress.advance(status=f"{result.name} {task.task_id}")
 
@@ -229,14 +241,15 @@ async def run_suite(plan: Plan) -> tuple[list[ConfigResult], dict[str, Path]]:
             if scenario == "realistic":
                 typing = dataclasses.replace(plan.typing, realistic=True, max_chars=0)
                 this = dataclasses.replace(plan, typing=typing)
+            elif scenario == "same-file":
+                this = dataclasses.replace(plan, same_file=True)
             if name == INFILL and plan.infill_url:
                 result = await _run_infill(INFILL, plan.infill_url, this, progress)
             elif name == LLAMA_SERVER:
                 result = await _run_llama_server(this, progress)
             else:
                 result = await _run_lsp(name, this, progress)
-            if scenario == "realistic":
-                result.name += REALISTIC
+            result.name += SCENARIOS[scenario]
             # Grading runs after the server is gone so it does not compete for the CPU.
             if plan.checks and result.runs:
                 await asyncio.to_thread(_grade_all, plan, result)
@@ -274,10 +287,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--scenario",
         nargs="+",
-        choices=["cold", "realistic"],
+        choices=list(SCENARIOS),
         default=["cold"],
-        help="first request right after opening (cold) and/or after reading 2-5 s and resting "
-        "the cursor 0.5-1.5 s at the place (realistic: first requests only)",
+        help="first request right after opening, each task a file of its own (cold), or the "
+        "tasks of one problem reopening its file (same-file), or after reading 2-5 s and "
+        "resting the cursor 0.5-1.5 s at the place (realistic: first requests only)",
     )
     p.add_argument("--cps", type=float, default=8.0, help="typing rate, characters/s")
     p.add_argument("--jitter", type=float, default=0.5, help="log-normal sigma of key intervals")

@@ -237,6 +237,16 @@ def notes(results: Sequence[ConfigResult], meta: Mapping[str, Any]) -> str:
             if "realistic" in meta.get("scenarios", ())
             else []
         ),
+        *(
+            [
+                "- (same file) = the same configuration and protocol, but the tasks cut from one "
+                "HumanEval problem open that problem's file (one path) instead of a file named "
+                "after the task: a user reopening a file. llama-server's prompt names no file, "
+                "so for it the two are the same."
+            ]
+            if "same-file" in meta.get("scenarios", ())
+            else []
+        ),
         f"- Server code at {meta.get('revision') or 'unknown revision'}; finished "
         f"{meta.get('finished', '')}.",
         "- Shared 2-core machine: latencies include load from other processes (1-minute load "

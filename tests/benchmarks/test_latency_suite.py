@@ -242,3 +242,11 @@ def test_the_realistic_first_request_rests_the_cursor_first(
     warm = [b for b in _StandIn.bodies if b.get("n_predict") == 0]
     assert len(warm) == 2 and all(b["input_extra"][0]["text"] for b in warm)
     assert "(realistic)" in paths["md"].read_text()
+
+
+def test_same_file_scenario_names_a_task_after_its_problem() -> None:
+    tasks = load_tasks(3, 1, "file")
+    own = {latency._uri(t) for t in tasks}
+    shared = {latency._uri(t, same_file=True) for t in tasks}
+    assert len(own) == 4  # a file per task
+    assert shared == {"file:///airgap-latency/HumanEval_0.py"}  # the first tasks: one problem
