@@ -70,7 +70,8 @@ INFILL = "infill"
 # How the first request comes (latency_session.Typing), and the name suffix of its results:
 # cold = asked right after opening, each task a file of its own; same-file = the same, but the
 # tasks cut from one HumanEval problem reopen that problem's file (a user reopening a file);
-# realistic = the file is read and the cursor rests at the place first (first requests only).
+# realistic = the file is read and the cursor rests at the place first. Typing is measured in
+# the cold scenario only.
 SCENARIOS = {"cold": "", "same-file": " (same file)", "realistic": " (realistic)"}
 
 
@@ -236,13 +237,14 @@ async def run_suite(plan: Plan) -> tuple[list[ConfigResult], dict[str, Path]]:
     runs = [(name, scenario) for scenario in plan.scenarios for name in names]
     with Progress(len(runs) * len(plan.tasks), label="latency") as progress:
         for name, scenario in runs:
-            # The realistic scenario measures the first request only (typing is the same).
+            # Only the cold scenario types on: in the others typing is the same.
             this = plan
             if scenario == "realistic":
                 typing = dataclasses.replace(plan.typing, realistic=True, max_chars=0)
                 this = dataclasses.replace(plan, typing=typing)
             elif scenario == "same-file":
-                this = dataclasses.replace(plan, same_file=True)
+                typing = dataclasses.replace(plan.typing, max_chars=0)
+                this = dataclasses.replace(plan, typing=typing, same_file=True)
             if name == INFILL and plan.infill_url:
                 result = await _run_infill(INFILL, plan.infill_url, this, progress)
             elif name == LLAMA_SERVER:
@@ -291,7 +293,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=["cold"],
         help="first request right after opening, each task a file of its own (cold), or the "
         "tasks of one problem reopening its file (same-file), or after reading 2-5 s and "
-        "resting the cursor 0.5-1.5 s at the place (realistic: first requests only)",
+        "resting the cursor 0.5-1.5 s at the place (realistic); typing in the cold one only",
     )
     p.add_argument("--cps", type=float, default=8.0, help="typing rate, characters/s")
     p.add_argument("--jitter", type=float, default=0.5, help="log-normal sigma of key intervals")
