@@ -124,6 +124,28 @@ def test_ring_chunks_come_last_oldest_first_and_skip_the_window():
     assert not any(f.path == "shop/checkout.py" for f in ctx.files)
 
 
+def test_near_copies_of_the_code_around_the_cursor_are_left_out():
+    """Another file's copy of the lines being written (a duplicated file, an earlier version
+    under another name) pulls the model into repeating it: a ring chunk or a small open
+    document that similar to the cursor's surroundings stays out; others stay in."""
+    text, offset = split_cursor(LONG_PY)
+    row = text[:offset].count("\n")
+    around = "\n".join(text.split("\n")[row - 10 : row + 4])
+    ring = ChunkRing()
+    ring.add("shop/checkout_copy.py", around, row - 10)
+    ring.add("shop/a.py", "alpha = 1\nalpha_two = 2", 0)
+    docs = [
+        OpenDocument("shop/pricing.py", PRICING, "python"),
+        OpenDocument("shop/checkout_old.py", around, "python"),
+    ]
+    ctx = collect_context(_request(4000, ring=ring, open_documents=docs))
+    paths = [f.path for f in ctx.files]
+    assert "shop/a.py" in paths and "shop/pricing.py" in paths
+    assert "shop/checkout_copy.py" not in paths
+    # The copy's definitions may stay (`def after():...`), its lines not.
+    assert not any("step_35 = cart.items[35].price" in f.text for f in ctx.files)
+
+
 def test_unknown_language_degrades_to_plain_text():
     text = "Dear team,\n\nthe build is █ again.\nRegards\n"
     plain, offset = split_cursor(text)
