@@ -62,10 +62,16 @@ CONFIGS: dict[str, dict[str, Any] | None] = {
     # The defaults with the engine in the server's process (before issue 15's process boundary):
     # the cost of the boundary is `auto` against this, in one run.
     "auto-in-process": None,
+    # The defaults without idle work (no warming on open, no pre-warm at a resting cursor).
+    "auto-no-prewarm": {"completion": {"prewarm": False}},
 }
 ENVIRONMENTS: dict[str, dict[str, str]] = {"auto-in-process": {"AIRGAP_LSP_ENGINE_PROCESS": "0"}}
 QUICK_CONFIGS = ("small", "auto")
 LLAMA_SERVER = "llama-server"
+# The defaults on a remote engine: airgap-lsp with `models.backend: llama-server` on a
+# llama-server of its own, started as for the llama-server configuration (same binary, model
+# and flags), so the two compare our LSP with llama.vim's protocol on one engine.
+REMOTE = "remote"
 INFILL = "infill"
 # How the first request comes (latency_session.Typing), and the name suffix of its results:
 # cold = asked right after opening, each task a file of its own; same-file = the same, but the
@@ -84,6 +90,7 @@ class Plan:
     scenarios: tuple[str, ...]  # see SCENARIOS
     infill_url: str | None
     llama_server: bool
+    remote: bool
     checks: bool
     results_dir: Path
     stem: str
@@ -112,8 +119,10 @@ async def _drive(
         progress.advance(status=f"{result.name} {task.task_id}")
 
 
-async def _run_lsp(name: str, plan: Plan, progress: Progress) -> ConfigResult:
-    options = CONFIGS[name]
+async def _run_lsp(
+    name: str, plan: Plan, progress: Progress, options: dict[str, Any] | None = None
+) -> ConfigResult:
+    options = options if name not in CONFIGS else CONFIGS[name]
     result = ConfigResult(name, "defaults" if options is None else _describe(options))
     log = plan.results_dir / f"{plan.stem}_{_slug(name)}.log"
     log.unlink(missing_ok=True)
@@ -167,6 +176,25 @@ async def _run_llama_server(plan: Plan, progress: Progress) -> ConfigResult:
         result = await _run_infill(LLAMA_SERVER, server.infill_url, plan, progress)
         result.description = "llama-server " + " ".join(server.command()[1:])
         result.load_seconds = time.monotonic() - t0
+        return result
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def _run_remote(plan: Plan, progress: Progress) -> ConfigResult:
+    from benchmarks.llama_server import LlamaServer
+
+    log = plan.results_dir / f"{plan.stem}_remote_llama_server.log"
+    log.unlink(missing_ok=True)
+    server = LlamaServer(log_path=log)
+    try:
+        await asyncio.to_thread(server.start)
+    except Exception as exc:
+        return ConfigResult(REMOTE, "llama-server", error=f"{exc}"[:300])
+    try:
+        options = {"models": {"backend": "llama-server", "endpoint": server.url}}
+        result = await _run_lsp(REMOTE, plan, progress, options)
+        result.description = f"defaults, backend=llama-server ({' '.join(server.command()[1:])})"
         return result
     finally:
         await asyncio.to_thread(server.stop)
@@ -231,6 +259,8 @@ async def run_suite(plan: Plan) -> tuple[list[ConfigResult], dict[str, Path]]:
         names.append(INFILL)
     if plan.llama_server:
         names.append(LLAMA_SERVER)
+    if plan.remote:
+        names.append(REMOTE)
     results: list[ConfigResult] = []
     paths: dict[str, Path] = {}
     started = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -249,6 +279,8 @@ async def run_suite(plan: Plan) -> tuple[list[ConfigResult], dict[str, Path]]:
                 result = await _run_infill(INFILL, plan.infill_url, this, progress)
             elif name == LLAMA_SERVER:
                 result = await _run_llama_server(this, progress)
+            elif name == REMOTE:
+                result = await _run_remote(this, progress)
             else:
                 result = await _run_lsp(name, this, progress)
             result.name += SCENARIOS[scenario]
@@ -286,6 +318,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--infill-url", default=None, help="a llama.cpp-style /infill endpoint")
     p.add_argument("--llama-server", action="store_true", help="compare with llama-server")
+    p.add_argument(
+        "--remote",
+        action="store_true",
+        help="also airgap-lsp on a llama-server of its own (models.backend = llama-server)",
+    )
     p.add_argument(
         "--scenario",
         nargs="+",
@@ -352,6 +389,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         scenarios=tuple(dict.fromkeys(args.scenario)),
         infill_url=args.infill_url,
         llama_server=args.llama_server,
+        remote=args.remote,
         checks=not args.no_checks,
         results_dir=args.results_dir,
         stem=args.stem or ("latency_quick" if args.quick else "latency"),
