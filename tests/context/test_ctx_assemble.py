@@ -146,6 +146,15 @@ def test_near_copies_of_the_code_around_the_cursor_are_left_out():
     assert not any("step_35 = cart.items[35].price" in f.text for f in ctx.files)
 
 
+def test_other_files_merely_viewed_stay_out_their_edits_come_in():
+    ring = ChunkRing()
+    ring.add("shop/viewed.py", "def unrelated_puzzle(grid):\n    return grid[0]", 0, kind="view")
+    ring.add("shop/edited.py", "def being_written(x):\n    return x * 2", 0, kind="edit")
+    ctx = collect_context(_request(4000, ring=ring))
+    paths = [f.path for f in ctx.files]
+    assert "shop/edited.py" in paths and "shop/viewed.py" not in paths
+
+
 def test_unknown_language_degrades_to_plain_text():
     text = "Dear team,\n\nthe build is █ again.\nRegards\n"
     plain, offset = split_cursor(text)
