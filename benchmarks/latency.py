@@ -122,7 +122,7 @@ async def _drive(
 async def _run_lsp(
     name: str, plan: Plan, progress: Progress, options: dict[str, Any] | None = None
 ) -> ConfigResult:
-    options = options if name not in CONFIGS else CONFIGS[name]
+    options = CONFIGS.get(name, options)
     result = ConfigResult(name, "defaults" if options is None else _describe(options))
     log = plan.results_dir / f"{plan.stem}_{_slug(name)}.log"
     log.unlink(missing_ok=True)
