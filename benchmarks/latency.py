@@ -30,10 +30,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.harness import Progress, run_parallel
 from benchmarks.harness.revision import git_revision
@@ -42,6 +42,9 @@ from benchmarks.latency_lsp import LspTransport
 from benchmarks.latency_report import ConfigResult, write
 from benchmarks.latency_session import Transport, Typing, run_task
 from benchmarks.latency_tasks import Grade, LatencyTask, grade, load_tasks
+
+if TYPE_CHECKING:
+    from benchmarks.llama_server import LlamaServer
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET, SMALL = "qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"
@@ -161,43 +164,50 @@ async def _run_infill(name: str, url: str, plan: Plan, progress: Progress) -> Co
     return result
 
 
-async def _run_llama_server(plan: Plan, progress: Progress) -> ConfigResult:
+async def _on_llama_server(
+    name: str,
+    plan: Plan,
+    log_name: str,
+    run: Callable[[LlamaServer], Awaitable[ConfigResult]],
+    abandons: bool = False,
+) -> ConfigResult:
+    """`run` against a llama-server of its own (the same binary, model and flags every time),
+    logging to `<stem>_<log_name>.log`; stopped afterwards."""
     from benchmarks.llama_server import LlamaServer
 
-    log = plan.results_dir / f"{plan.stem}_llama_server.log"
+    log = plan.results_dir / f"{plan.stem}_{log_name}.log"
     log.unlink(missing_ok=True)
     server = LlamaServer(log_path=log)
-    t0 = time.monotonic()
     try:
         await asyncio.to_thread(server.start)
     except Exception as exc:
-        return ConfigResult(LLAMA_SERVER, "llama-server", error=f"{exc}"[:300], abandons=True)
+        return ConfigResult(name, "llama-server", error=f"{exc}"[:300], abandons=abandons)
     try:
+        return await run(server)
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def _run_llama_server(plan: Plan, progress: Progress) -> ConfigResult:
+    t0 = time.monotonic()
+
+    async def run(server: LlamaServer) -> ConfigResult:
         result = await _run_infill(LLAMA_SERVER, server.infill_url, plan, progress)
         result.description = "llama-server " + " ".join(server.command()[1:])
         result.load_seconds = time.monotonic() - t0
         return result
-    finally:
-        await asyncio.to_thread(server.stop)
+
+    return await _on_llama_server(LLAMA_SERVER, plan, "llama_server", run, abandons=True)
 
 
 async def _run_remote(plan: Plan, progress: Progress) -> ConfigResult:
-    from benchmarks.llama_server import LlamaServer
-
-    log = plan.results_dir / f"{plan.stem}_remote_llama_server.log"
-    log.unlink(missing_ok=True)
-    server = LlamaServer(log_path=log)
-    try:
-        await asyncio.to_thread(server.start)
-    except Exception as exc:
-        return ConfigResult(REMOTE, "llama-server", error=f"{exc}"[:300])
-    try:
+    async def run(server: LlamaServer) -> ConfigResult:
         options = {"models": {"backend": "llama-server", "endpoint": server.url}}
         result = await _run_lsp(REMOTE, plan, progress, options)
         result.description = f"defaults, backend=llama-server ({' '.join(server.command()[1:])})"
         return result
-    finally:
-        await asyncio.to_thread(server.stop)
+
+    return await _on_llama_server(REMOTE, plan, "remote_llama_server", run)
 
 
 def _describe(options: dict[str, Any]) -> str:

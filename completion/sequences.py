@@ -64,7 +64,6 @@ class Prepared:
     slot: Slot
     reused: int  # prompt tokens already in memory
     evaluated: int  # prompt tokens evaluated now
-    copied: int = 0  # of the reused tokens, those copied from another document's sequence
 
 
 class SequenceCache:
@@ -129,15 +128,15 @@ class SequenceCache:
         slot.key = key
         slot.last_used = time.monotonic()
         self._evaluate(slot, prompt[keep:], abort, checkpoint=self.recurrent)
-        return Prepared(slot, reused=keep, evaluated=len(prompt) - keep, copied=copied)
+        return Prepared(slot, reused=keep, evaluated=len(prompt) - keep)
 
     def _copy_shared(self, slot: Slot, prompt: Sequence[int], keep: int) -> int:
         """When another slot holds a longer prefix of the prompt than `slot` keeps, make `slot`
         a copy of that prefix (the other slot is left as it is); returns the tokens copied, 0
         when copying would not save COPY_AT_LEAST evaluations."""
         donors = [s for s in self.slots if s is not slot and s.tokens]
-        if not donors:
-            return 0
+        if not donors or len(prompt) - 1 - keep < COPY_AT_LEAST:
+            return 0  # nothing to copy, or too little left to save (a keystroke's prompt)
         shared, donor = max(
             ((min(common_prefix(s.tokens, prompt), len(prompt) - 1), s) for s in donors),
             key=lambda t: t[0],

@@ -1,4 +1,5 @@
-"""Engine tests reuse the synthetic models and add a plain greedy reference decoder."""
+"""Engine tests reuse the synthetic models and add a plain greedy reference decoder and the real
+target loaded as the server loads it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from airgap_lsp.completion.backend import load_backend
 from airgap_lsp.completion.runtime import LlamaContext, Model
+from airgap_lsp.completion.settings import CompletionSettings, ModelSettings, Settings
 from tests.synthetic.conftest import (  # noqa: F401  (fixtures)
     synthetic_models,
     synthetic_other_vocab,
@@ -59,3 +62,16 @@ def target(request, synthetic_qwen2_pair, synthetic_qwen35_pair):  # noqa: F811
     model = Model(paths[0])
     yield model
     model.close()
+
+
+@pytest.fixture(scope="module")
+def plain_backend(target_path):
+    """The real target alone as the server loads it (engine process included), no draft, no
+    time budgets: what it writes depends on the model only."""
+    settings = Settings(
+        models=ModelSettings(target=str(target_path), draft=""),
+        completion=CompletionSettings(drafting="none", max_prompt_ms=0, max_predict_ms=0),
+    )
+    backend = load_backend(settings).backend
+    yield backend
+    backend.close()

@@ -8,30 +8,19 @@ import ast
 
 import pytest
 
-from airgap_lsp.completion.backend import load_backend
 from airgap_lsp.completion.completer import CompletionRequest
 from airgap_lsp.completion.postprocess import is_placeholder
-from airgap_lsp.completion.settings import CompletionSettings, ModelSettings, Settings
 
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture(scope="module")
-def backend(target_path):
-    settings = Settings(
-        models=ModelSettings(target=str(target_path), draft=""),
-        completion=CompletionSettings(drafting="none", max_prompt_ms=0, max_predict_ms=0),
-    )
-    return load_backend(settings).backend
-
-
 @pytest.mark.parametrize("task_id", ["HumanEval/1", "HumanEval/6"])
-def test_an_empty_body_gets_code_not_a_placeholder(backend, humaneval_plus, task_id):
+def test_an_empty_body_gets_code_not_a_placeholder(plain_backend, humaneval_plus, task_id):
     task = next(t for t in humaneval_plus if t["task_id"] == task_id)
     text = task["prompt"] + "    "
     name = task_id.replace("/", "_") + ".py"
     request = CompletionRequest(key=name, text=text, offset=len(text), path=name)
-    suggestion = backend.complete(request, lambda: False)
+    suggestion = plain_backend.complete(request, lambda: False)
     assert suggestion is not None
     assert not is_placeholder(suggestion.text), suggestion.text
     fn = next(
