@@ -208,6 +208,33 @@ def tables(results: Sequence[ConfigResult], all_metrics: Sequence[Mapping[str, A
         + by_kind
         + "\n## Typing, throughput, quality\n\n"
         + quality
+        + memory_table(results)
+    )
+
+
+MB = 1 << 20
+
+
+def memory_table(results: Sequence[ConfigResult]) -> str:
+    """The KV memory of cached documents at the end of each configuration's run (our server's
+    `airgap/stats`; nothing for a server that does not report it)."""
+    rows: list[list[Scalar]] = [
+        [
+            r.name,
+            r.stats["cachedSequences"],
+            r.stats["cachedTokens"],
+            round(r.stats["kvHeldBytes"] / MB, 1),
+            round(r.stats["kvAllocatedBytes"] / MB, 1),
+        ]
+        for r in results
+        if "kvAllocatedBytes" in r.stats
+    ]
+    if not rows:
+        return ""
+    headers = ["config", "cached documents", "cached tokens", "KV held MB", "KV set aside MB"]
+    return (
+        "\n## KV memory of cached documents (end of the run, `airgap/stats`)\n\n"
+        + markdown_table(headers, rows)
     )
 
 

@@ -33,6 +33,7 @@ from airgap_lsp.completion.local_engine import BackendError, EngineRecipe, Repor
 from airgap_lsp.completion.model_plan import Origin, plan_models
 from airgap_lsp.completion.models import AUTO, ModelError
 from airgap_lsp.completion.runtime import Model, RuntimeError_
+from airgap_lsp.completion.selection import CacheMemory
 from airgap_lsp.completion.settings import CompletionSettings, Settings
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def load_backend(
         draft=plan.draft if load_draft else None,
         gpu_layers=m.gpu_layers,
         context_size=m.context_size,
-        cached_documents=m.cached_documents,
+        cached_documents=plan.cached_documents,
         threads=m.threads,
         target_key=target_key,
         draft_key=draft_key,
@@ -137,6 +138,12 @@ def load_backend(
     say("ready", 100)
     completer = Completer(engine, settings.completion, context)
     completer.origin = plan.origin
+    completer.memory = CacheMemory(
+        plan.target_kv,
+        plan.draft_kv if load_draft else None,
+        m.context_size,
+        plan.cached_documents,
+    )
     completer.health = health  # the engine's process: told when it dies and is back
     return Loaded(completer, time.monotonic() - t0, warnings, refresh)
 
@@ -221,6 +228,9 @@ class FakeBackend:
 
     def forget(self, key: str) -> None:
         pass
+
+    def memory_report(self) -> dict[str, int]:
+        return {}
 
     def close(self) -> None:
         pass

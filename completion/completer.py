@@ -21,6 +21,7 @@ from airgap_lsp.completion.decoding import Decoded, FitSyntax, clean_output, dec
 from airgap_lsp.completion.engine import DecodeOptions, Engine, IsCancelled
 from airgap_lsp.completion.planner import MIN_PREFIX_TOKENS, PromptPlan, PromptPlanner
 from airgap_lsp.completion.prompt import Budget, Prompt, head_tokens
+from airgap_lsp.completion.selection import CacheMemory
 from airgap_lsp.completion.settings import CompletionSettings
 from airgap_lsp.completion.steady_context import SteadyContexts
 from airgap_lsp.context import Shape, as_if_enter, decide_shape, language_for, shape_completion
@@ -101,6 +102,10 @@ class Backend(Protocol):
     def forget(self, key: str) -> None:
         """The document closed: drop what was kept for it."""
 
+    def memory_report(self) -> dict[str, int]:
+        """The KV memory this machine sets aside for cached documents and what they hold now
+        (empty: no model in this machine's memory)."""
+
     def close(self) -> None:
         """Replaced by other models: stop the engine's process or connections."""
 
@@ -126,6 +131,7 @@ class Completer:
         self.health: Health | None = None  # set for a remote engine
         self.local_fallback = False
         self.origin: Origin | None = None  # set by the loader
+        self.memory: CacheMemory | None = None  # set by the loader of a local engine
         self.model = engine.target
         self._small: Engine | None = None
         self._steady = SteadyContexts()
@@ -152,6 +158,11 @@ class Completer:
         self.engine.forget(key)
         if self._small is not None:
             self._small.forget(key)
+
+    def memory_report(self) -> dict[str, int]:
+        if self.memory is None:
+            return {}
+        return self.memory.report(*self.engine.cached_lengths())
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text))

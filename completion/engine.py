@@ -256,6 +256,11 @@ class Engine:
         held = max(common_prefix(s.tokens, prompt) for s in self.tcache.slots)
         return len(prompt) - held
 
+    def cached_lengths(self) -> tuple[list[int], list[int]]:
+        """Tokens each slot of the target's and the draft's context holds now."""
+        draft = [] if self.dcache is None else [len(s.tokens) for s in self.dcache.slots]
+        return [len(s.tokens) for s in self.tcache.slots], draft
+
     def close(self) -> None:
         """Nothing to stop in process: the contexts are freed when the engine is dropped (a
         request queued before a reload may still hold it)."""

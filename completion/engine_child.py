@@ -107,6 +107,9 @@ class Child:
                 engine = self._engine(alone)
                 count = len(prompt) if engine is None else engine.tokens_to_evaluate(key, prompt)
                 self.reply(call_id, ("value", count))
+            elif kind == "cached_lengths":
+                lengths = ([], []) if self.built is None else self.built.engine.cached_lengths()
+                self.reply(message[1], ("value", lengths))
             else:
                 self.inbox.put(message)
 

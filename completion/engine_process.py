@@ -2,13 +2,14 @@
 kernel's OOM killer) ends that process, never the language server.
 
 Owns `SupervisedEngine`, the server's side of the boundary, with `Engine`'s interface
-(`generate`, `tokens_to_evaluate`, `forget`, `calibrate`, `reset`, `draft_alone`, `close`), so
-the completer and the code actions run on it unchanged, as they run on a remote engine. What
-crosses the boundary (pickled over a socket pair; `engine_child` is the other side): prompt
-tokens, decode options and the stop rule in; the result with its timings out, and the decoded
-text after every token when the stop rule cannot travel (a code action's, which also streams
-the reply to the editor) and so runs here; cancel (seen by the decode loop within one step);
-forget; stats. The server keeps documents, context and the suggestion caches.
+(`generate`, `tokens_to_evaluate`, `cached_lengths`, `forget`, `calibrate`, `reset`,
+`draft_alone`, `close`), so the completer and the code actions run on it unchanged, as they run
+on a remote engine. What crosses the boundary (pickled over a socket pair; `engine_child` is
+the other side): prompt tokens, decode options and the stop rule in; the result with its
+timings out, and the decoded text after every token when the stop rule cannot travel (a code
+action's, which also streams the reply to the editor) and so runs here; cancel (seen by the
+decode loop within one step); forget; stats; the cached sequences' lengths. The server keeps
+documents, context and the suggestion caches.
 
 When the child dies, every call waiting on it is answered at once (an empty result), the user
 is told once (`health`), and the child is started again with backoff while requests get empty
@@ -402,6 +403,10 @@ class SupervisedEngine:
     def tokens_to_evaluate(self, key: str, prompt: Sequence[int], *, alone: bool = False) -> int:
         reply = self._quick(("tokens_to_evaluate", key, list(prompt), alone), QUICK_CALL_S)
         return len(prompt) if reply is None else int(reply[1])
+
+    def cached_lengths(self) -> tuple[list[int], list[int]]:
+        reply = self._quick(("cached_lengths",), QUICK_CALL_S)
+        return ([], []) if reply is None else reply[1]
 
     def forget(self, key: str) -> None:
         child = self._child

@@ -25,7 +25,16 @@ from airgap_lsp.completion.models import (
     find_spec,
     resolve,
 )
-from airgap_lsp.completion.selection import GIB, Memory, choose, choose_draft, need, read_memory
+from airgap_lsp.completion.selection import (
+    GIB,
+    KvCost,
+    Memory,
+    choose,
+    choose_draft,
+    kv_cost,
+    need,
+    read_memory,
+)
 from airgap_lsp.completion.settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -52,6 +61,9 @@ class Plan:
     draft: Path | None
     origin: Origin
     warnings: list[str] = field(default_factory=list)
+    cached_documents: int = 1  # models.cachedDocuments, lowered to fit models.cacheMemoryMB
+    target_kv: KvCost = field(default_factory=lambda: KvCost(0))
+    draft_kv: KvCost | None = None
 
 
 def source_of(name: str) -> str:
@@ -115,14 +127,56 @@ def plan_models(m: ModelSettings, memory: Memory | None = None) -> Plan:
             draft = _resolve_found(draft_name, m, known)
         except ModelError as exc:
             warnings.append(f"draft model unavailable, decoding without it: {exc}")
+    n_seq = _cached_documents(target, draft, m, warnings)
     if not os.environ.get(NO_MEMORY_CHECK):
         memory = memory or read_memory(m.gpu_layers)
-        draft = _check_memory(target, draft, m, memory, warnings)
+        draft = _check_memory(target, draft, m, n_seq, memory, warnings)
     if reason == "configured":
         reason = f"configured: {target.name}" + (f" + draft {draft.name}" if draft else "")
     origin = Origin(source_of(target.name), reason, target.name, draft.name if draft else "")
     assert target.path is not None
-    return Plan(target.path, draft.path if draft else None, origin, warnings)
+    return Plan(
+        target.path,
+        draft.path if draft else None,
+        origin,
+        warnings,
+        n_seq,
+        kv_cost(target),
+        kv_cost(draft) if draft else None,
+    )
+
+
+def _cached_documents(
+    target: Found, draft: Found | None, m: ModelSettings, warnings: list[str]
+) -> int:
+    """models.cachedDocuments, lowered until their KV memory fits models.cacheMemoryMB. The
+    draft model's cache counts too: it holds the same documents."""
+    n_seq = max(1, m.cached_documents)
+    if m.cache_memory_mb <= 0:
+        return n_seq
+    per_document = kv_cost(target).allocated(m.context_size, 1)
+    if draft is not None:
+        per_document += kv_cost(draft).allocated(m.context_size, 1)
+    cap = m.cache_memory_mb << 20
+    fits = cap // per_document if per_document else n_seq
+    if fits < 1:
+        warnings.append(
+            f"models.cacheMemoryMB ({m.cache_memory_mb} MB) is less than one document of "
+            f"models.contextSize ({m.context_size} tokens) needs "
+            f"({-(-per_document >> 20)} MB); caching one document"
+        )
+        return 1
+    if fits < n_seq:
+        log.info(
+            "caching %d documents instead of %d: models.cacheMemoryMB is %d MB, a document "
+            "of %d tokens needs %.0f MB",
+            fits,
+            n_seq,
+            m.cache_memory_mb,
+            m.context_size,
+            per_document / (1 << 20),
+        )
+    return min(n_seq, fits)
 
 
 def _is_auto(name: str) -> bool:
@@ -130,17 +184,22 @@ def _is_auto(name: str) -> bool:
 
 
 def _check_memory(
-    target: Found, draft: Found | None, m: ModelSettings, memory: Memory, warnings: list[str]
+    target: Found,
+    draft: Found | None,
+    m: ModelSettings,
+    n_seq: int,
+    memory: Memory,
+    warnings: list[str],
 ) -> Found | None:
     """Refuse a target that will not fit (ModelError with the numbers); drop a draft that
     does not fit beside it (with a warning)."""
-    n_seq = max(1, m.cached_documents)
     t = need(target, m.context_size, n_seq)
     if t.total > memory.available:
         raise ModelError(
             f"{target.name} will not fit in memory: it needs {t.describe()}, and "
             f"{memory.describe()}{f' ({memory.note})' if memory.note else ''}. Choose a smaller "
-            f"model, lower models.contextSize or models.cachedDocuments, or set "
+            f"model, lower models.contextSize, models.cachedDocuments or "
+            f"models.cacheMemoryMB, or set "
             f"models.target to 'auto'; {NO_MEMORY_CHECK}=1 skips this check"
         )
     if draft is not None:

@@ -1,7 +1,8 @@
 """Choosing models by themselves, and judging whether a model fits this machine's memory.
 
 Owns the memory estimate of a model (file size + KV cache and recurrent state for the
-configured contexts + working buffers), the machine's usable memory (RAM from /proc/meminfo,
+configured contexts + working buffers; what cached sequences hold now, for the stats), the
+machine's usable memory (RAM from /proc/meminfo,
 or free VRAM when layers are offloaded and the GPU's memory is known), and the `auto` choice:
 the largest Qwen3.5 (9B → 4B → 2B → 0.8B) that fits, with the 0.8B of the same vocabulary as
 its draft, else the embedded default pair. The choice is a pure function of the discovered
@@ -120,13 +121,53 @@ def _int(value: object, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def need(found: Found, n_ctx: int, n_seq: int) -> Need:
-    """Memory for a model with `n_seq` sequences of `n_ctx` tokens each (f16 KV cache; for
-    hybrid models only the attention layers keep a KV cache, the others a fixed state)."""
-    size = found.size or 0
+@dataclass(frozen=True, slots=True)
+class KvCost:
+    """What one model's cached tokens cost in memory: an f16 KV cache entry per token (for
+    hybrid models only in the attention layers) and, for recurrent layers, a fixed state per
+    sequence that holds anything."""
+
+    per_token: int
+    per_sequence: int = 0
+
+    def held(self, lengths: Sequence[int]) -> int:
+        """Bytes held by sequences of these lengths (an empty sequence holds nothing)."""
+        return sum(n * self.per_token + self.per_sequence for n in lengths if n > 0)
+
+    def allocated(self, n_ctx: int, n_seq: int) -> int:
+        """Bytes a context of `n_seq` sequences of `n_ctx` tokens each sets aside."""
+        return n_seq * (n_ctx * self.per_token + self.per_sequence)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheMemory:
+    """The KV memory of a loaded engine: what its contexts set aside and what their cached
+    sequences hold (the draft model's context has one more, scratch, sequence)."""
+
+    target: KvCost
+    draft: KvCost | None
+    n_ctx: int  # tokens per cached document
+    n_seq: int
+
+    def report(self, target_lengths: Sequence[int], draft_lengths: Sequence[int]) -> dict[str, int]:
+        held = self.target.held(target_lengths)
+        allocated = self.target.allocated(self.n_ctx, self.n_seq)
+        if self.draft is not None:
+            held += self.draft.held(draft_lengths)
+            allocated += self.draft.allocated(self.n_ctx, self.n_seq + 1)
+        return {
+            "cachedSequences": sum(1 for n in target_lengths if n > 0),
+            "cachedTokens": sum(target_lengths),
+            "kvHeldBytes": held,
+            "kvAllocatedBytes": allocated,
+        }
+
+
+def kv_cost(found: Found) -> KvCost:
+    """A model's KV cost from its header (zero when the header does not say)."""
     h = found.header
     if h is None:
-        return Need(size, 0, WORKING_BYTES)
+        return KvCost(0)
     layers = _int(h.arch_value("block_count"))
     heads = _int(h.arch_value("attention.head_count"), 1) or 1
     kv_heads = _int(h.arch_value("attention.head_count_kv"), heads) or heads
@@ -135,7 +176,6 @@ def need(found: Found, n_ctx: int, n_seq: int) -> Need:
     v_len = _int(h.arch_value("attention.value_length"), k_len)
     interval = _int(h.arch_value("full_attention_interval"))
     attn_layers = layers // interval if interval > 0 else layers
-    kv = attn_layers * n_ctx * n_seq * kv_heads * (k_len + v_len) * 2
     state = 0
     inner = _int(h.arch_value("ssm.inner_size"))
     if inner:
@@ -144,8 +184,16 @@ def need(found: Found, n_ctx: int, n_seq: int) -> Need:
         kernel = _int(h.arch_value("ssm.conv_kernel"), 4)
         rank = _int(h.arch_value("ssm.time_step_rank"), 1)
         per_layer = (kernel - 1) * (inner + 2 * groups * d_state) + rank * d_state * d_state
-        state = (layers - attn_layers) * per_layer * 4 * n_seq
-    return Need(size, kv + state, WORKING_BYTES + size // 20)
+        state = (layers - attn_layers) * per_layer * 4
+    return KvCost(attn_layers * kv_heads * (k_len + v_len) * 2, state)
+
+
+def need(found: Found, n_ctx: int, n_seq: int) -> Need:
+    """Memory for a model with `n_seq` sequences of `n_ctx` tokens each (see KvCost)."""
+    size = found.size or 0
+    if found.header is None:
+        return Need(size, 0, WORKING_BYTES)
+    return Need(size, kv_cost(found).allocated(n_ctx, n_seq), WORKING_BYTES + size // 20)
 
 
 def qwen35_class(found: Found) -> tuple[str, float] | None:

@@ -25,6 +25,9 @@ class ModelSettings:
     gpu_layers: int = 0
     threads: int = 0  # 0 = all cores
     cached_documents: int = 4  # llama.cpp sequences kept for prefix reuse
+    # A cap on the KV memory of those sequences, in MB (0: none): fewer documents are cached
+    # when cachedDocuments x contextSize would need more (llama.cpp sets it aside at load).
+    cache_memory_mb: int = 0
     search_paths: tuple[str, ...] = ()  # more folders searched for GGUF models
     # Where completions run: "local" (in-process) or a remote engine a team shares.
     backend: str = "local"  # local | llama-server | openai (vLLM, SGLang) | ollama

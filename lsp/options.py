@@ -33,6 +33,7 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("models", "gpu_layers"): (0, 1_000),
     ("models", "threads"): (0, 256),
     ("models", "cached_documents"): (1, 32),
+    ("models", "cache_memory_mb"): (0, 1_048_576),
     ("models", "connect_timeout_ms"): (100, 600_000),
     ("models", "request_timeout_ms"): (100, 3_600_000),
     ("completion", "max_tokens"): (1, 4_096),

@@ -536,9 +536,12 @@ def cursor(ls: AirgapServer, params: Any) -> None:
         ls.prewarm(doc, resting.offset)
 
 
-def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:
-    """Counters since start (requests, cache hits, cancellations, tokens...)."""
-    return dict(ls.session.stats)
+async def stats(ls: AirgapServer, _params: Any) -> dict[str, int]:
+    """Counters since start (requests, cache hits, cancellations, tokens...) and the KV
+    memory of cached documents."""
+    backend = ls.state.backend
+    memory = {} if backend is None else await asyncio.to_thread(backend.memory_report)
+    return dict(ls.session.stats) | memory
 
 
 # Commands are declared here, where AirgapServer is defined: pygls evaluates a command

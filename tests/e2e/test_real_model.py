@@ -59,6 +59,11 @@ async def test_humaneval_stub_gets_a_completion_that_parses(client: LanguageClie
         )
         # The body holds more than the docstring and a `pass`: real code was written.
         assert any(not isinstance(n, ast.Pass) for n in fn.body[1:]), (task_id, completion)
+    # What the three documents' prompts hold is reported, within what was set aside.
+    result = await client.protocol.send_request_async("airgap/stats", None)
+    stats = result if isinstance(result, dict) else result._asdict()
+    assert stats["cachedSequences"] >= len(TASKS), stats
+    assert 0 < stats["kvHeldBytes"] < stats["kvAllocatedBytes"], stats
 
 
 MISSING = "/nonexistent/model.gguf"

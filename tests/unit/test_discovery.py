@@ -587,6 +587,19 @@ def test_memory_estimate_counts_the_kv_cache(small):
     assert one.file == small.stat().st_size
 
 
+def test_a_cache_memory_cap_lowers_the_documents_cached(small, monkeypatch):
+    from airgap_lsp.completion import model_plan
+
+    monkeypatch.setenv("AIRGAP_LSP_NO_MEMORY_CHECK", "1")
+    per_document = need(found(small), 4096, 1).cache  # 48 MiB for the 0.5B at 4096 tokens
+    two_and_a_half = (2 * per_document + per_document // 2) >> 20
+    for cap, cached, warned in ((0, 4, False), (two_and_a_half, 2, False), (1, 1, True)):
+        m = ModelSettings(target=str(small), draft="", cached_documents=4, cache_memory_mb=cap)
+        plan = model_plan.plan_models(m)
+        assert plan.cached_documents == cached, cap
+        assert any("models.cacheMemoryMB" in w for w in plan.warnings) == warned, plan.warnings
+
+
 # -- loading -----------------------------------------------------------------------------------
 
 
