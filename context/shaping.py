@@ -223,6 +223,28 @@ def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
     return len(shape.next_lines) > 1 and following == shape.next_lines[1]
 
 
+LOOP_PERIOD = 4  # the longest block of lines checked for repeating itself
+
+
+def _loops(lines: list[str], i: int) -> int | None:
+    """The index of the line where the middle's third copy of a block of lines begins, when
+    line `i` completes it: a small model caught in a loop (an import list that writes the same
+    two names over and over) would run on to max_tokens. Every line of the block must carry
+    code (8 characters or more), so closers and blank lines do not count; two copies are
+    kept, since identical rows in a table are real code."""
+    for period in range(1, LOOP_PERIOD + 1):
+        start = i - 3 * period + 1
+        if start < 0:
+            break
+        block = [ln.strip() for ln in lines[i - period + 1 : i + 1]]
+        if any(len(ln) < 8 or not any(c.isalnum() for c in ln) for ln in block):
+            continue
+        copies = (lines[start + k * period : start + (k + 1) * period] for k in range(2))
+        if all([ln.strip() for ln in copy] == block for copy in copies):
+            return i - period + 1
+    return None
+
+
 _CLOSER_LINE = re.compile(r"[\)\]\}]+[;,]?")
 
 
@@ -248,10 +270,11 @@ def _stop_infill(text: str, shape: Shape) -> int | None:
     a line that repeats the code below (or its closing bracket, once the middle has closed
     more than it opened), a line at column 0 while the code below is indented
     (the middle left its scope), a new top-level definition after other lines
-    (unless the hole at column 0 must open the indented code below), a Markdown
-    code fence in a document without one, or after max_lines. (A small instruct model often
-    writes on past the hole instead of ending it: it copies the code below, starts the next
-    definition, or closes the code block of a chat answer.)"""
+    (unless the hole at column 0 must open the indented code below), a Markdown code fence in
+    a document without one, before a third copy of a block of lines (`_loops`), or after
+    max_lines. (A small instruct model often writes on past the hole instead of ending it: it
+    copies the code below, starts the next definition, or closes the code block of a chat
+    answer.)"""
     lines = text.split("\n")
     complete = lines[:-1]  # the last line may still be growing
     first = 0 if shape.at_line_start else 1  # otherwise line 0 continues the cursor's line
@@ -262,10 +285,15 @@ def _stop_infill(text: str, shape: Shape) -> int | None:
     head = next((ln for ln in [shape.line_prefix + lines[0], *lines[1:]] if ln.strip()), "")
     opens_scope = shape.scope_indent > 0 and bool(head) and indent_width(head) == 0
     depth = 0  # the middle's bracket balance up to the line at hand
+    starts: list[int] = []  # each complete line's offset
     for i, line in enumerate(complete):
+        starts.append(offset)
         depth += _bracket_balance(line)
         if i >= first and (_repeats_below(complete, i, shape) or _closes_below(line, depth, shape)):
             return max(offset - 1, 0)
+        loop = _loops(complete, i)
+        if loop is not None:
+            return max(starts[loop] - 1, 0)
         if i >= first and not shape.fenced and line.lstrip().startswith(FENCE):
             return max(offset - 1, 0)
         if i >= 1 and line.strip() and indent_width(line) == 0 and not opens_scope:
@@ -286,7 +314,8 @@ def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
 
     With code below: see `_stop_infill`. Otherwise single-line: at the first newline after
     some content; multi-line: at the first non-empty line indented less than the block the
-    cursor opened or sits in (the block ended), or after max_lines lines.
+    cursor opened or sits in (the block ended), before a third copy of a block of lines, or
+    after max_lines lines.
     """
     if shape.code_below:
         return _stop_infill(text, shape)
@@ -313,9 +342,14 @@ def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
         base = indent_width(shape.indent) + 1  # after an opener, the body is indented deeper
     complete = lines[:-1]  # the last line may still be growing
     offset = 0
+    starts: list[int] = []  # each complete line's offset
     for i, line in enumerate(complete):
+        starts.append(offset)
         if i > 0 and line.strip() and indent_width(line) < base:
             return max(offset - 1, 0)
+        loop = _loops(complete, i)
+        if loop is not None:
+            return max(starts[loop] - 1, 0)
         if i + 1 >= shape.max_lines:
             return offset + len(line)
         offset += len(line) + 1

@@ -168,3 +168,28 @@ def test_lines_that_do_not_fit_the_code_below_still_show_their_first_line():
     assert cleaned("for i := range split {") is None
     assert cleaned("// TODO: implement\n\tpanic(0)") is None
     assert cleaned("split[i] += x\n\t\t}") is None
+
+
+def test_a_middle_caught_in_a_loop_stops_before_the_third_copy():
+    # Seen on infill_real's tuning split (mobx's atom.ts, a hole in an import list): the
+    # 1.5B wrote the same two names over and over until max_tokens.
+    shape = decide_shape("    ", "", below='} from "../internal"\n')
+    assert shape.code_below
+    names = "isObservable,\n    isPlainValueWeakSet,\n    isPlainValueWeakMap,\n"
+    loop = names + "    isPlainValueWeakSet,\n    isPlainValueWeakMap,\n" * 4
+    cut = stop_index(loop, shape, "    ")
+    kept = names + "    isPlainValueWeakSet,\n    isPlainValueWeakMap,"
+    assert cut is not None and loop[:cut] == kept
+    # Without code below (a body at the end of a file) the same.
+    body = "print('the same line')\n" + "    print('the same line')\n" * 4
+    tail = decide_shape("    ", "")
+    cut = stop_index(body, tail, "    ")
+    assert cut is not None and body[:cut].count("\n") == 1  # two copies kept
+
+
+def test_repeated_short_lines_and_two_identical_rows_are_no_loop():
+    shape = decide_shape("    ", "", below="]\n")
+    rows = "    [0, 0, 0, 0],\n    [0, 0, 0, 0],\n    [1, 2, 3, 4],\n"
+    assert stop_index(rows, shape, "    ") is None
+    closers = "        })\n    })\n" * 3 + "    x = 1\n"
+    assert stop_index(closers, shape, "    ") is None
