@@ -483,8 +483,33 @@ def _trim_braced(text: str, offset: int, completion: str, lang: Language) -> str
     return completion
 
 
+_TOP_LEVEL = re.compile(r"[^\s)\]}]")  # a line that starts a top-level statement
+
+
+def _top_level_span(text: str, offset: int) -> tuple[int, int]:
+    """The top-level statements around `offset`: from the start of the last line at column 0
+    at or before the cursor's line to the start of the first one after it (closers such as
+    `}` at column 0 end a statement rather than start one)."""
+    start = line_start(text, offset)
+    while start > 0 and not _TOP_LEVEL.match(text, start):
+        start = line_start(text, start - 1)
+    end = line_end(text, offset)
+    while end < len(text):
+        end += 1  # past the newline
+        if _TOP_LEVEL.match(text, end):
+            break
+        end = line_end(text, end)
+    return start, end
+
+
 class _ErrorProbe:
-    """Counts ERROR/MISSING nodes of the document with a candidate inserted at the cursor."""
+    """Counts ERROR/MISSING nodes of the document with a candidate inserted at the cursor.
+
+    A candidate is clean when it makes the file no worse. Where the rest of the file is
+    broken (an unterminated string or bracket further down: a file being edited, a window of
+    a file), the parser's recovery can count more errors there once a middle has repaired the
+    code around the cursor; so a candidate that fails the whole-file count is judged again on
+    the top-level statements around the cursor alone, where it alone makes the difference."""
 
     def __init__(
         self, text: str, offset: int, lang: Language, tree: ts.Tree | None, tail: str = ""
@@ -497,6 +522,20 @@ class _ErrorProbe:
         self.baseline = error_count(base.root_node)
         self.parses = 0
         self._memo: dict[str, int] = {}
+        self._local: tuple[int, int, int] | None = None  # span start, end, errors in it
+
+    def _local_errors(self, candidate: str) -> tuple[int, int]:
+        """Errors of the statements around the cursor: without and with the candidate."""
+        if self._local is None:
+            start, end = _top_level_span(self.text, self.offset)
+            tree = parse(self.text[start:end], self.lang)
+            self._local = (start, end, error_count(tree.root_node) if tree else 0)
+        start, end, baseline = self._local
+        t = self.text
+        region = t[start : self.offset] + candidate + self.tail + t[self.offset : end]
+        self.parses += 1
+        tree = parse(region, self.lang)
+        return baseline, error_count(tree.root_node) if tree else baseline + 1
 
     def errors(self, candidate: str) -> int:
         if not candidate:
@@ -513,7 +552,12 @@ class _ErrorProbe:
         return count
 
     def clean(self, candidate: str) -> bool:
-        return self.errors(candidate) <= self.baseline
+        if self.errors(candidate) <= self.baseline:
+            return True
+        if not candidate:
+            return False
+        baseline, errors = self._local_errors(candidate)
+        return errors <= baseline
 
 
 def trim_parse_errors(

@@ -88,6 +88,36 @@ def test_a_model_that_copies_the_line_below_is_asked_again_without_it(vocab):
     assert len(engine.asked) == 2
 
 
+# The file further down is broken (an unterminated docstring: a file being edited, or the
+# window of a file an infilling benchmark shows): once the middle repairs the code at the
+# cursor, the parser's recovery counts more errors down there than in the file without it.
+PY_BROKEN_BELOW = PY_MISSING_OPENER + '''
+
+def fold(binop, seq):
+    """
+    Reduce without guarantee of ordered reduction.
+
+    ``binop``  - associative operator. The associative property allows us to
+    ``seq``    - a sequence to be aggregated
+'''
+
+
+def test_a_middle_that_repairs_its_statement_is_kept_when_the_file_is_broken_below(vocab):
+    answer = at({"initial=None):\n    ": "if initial is None:"})
+    text, _ = complete(vocab, PY_BROKEN_BELOW, answer, "python", "r.py")
+    assert text == "\n    if initial is None:"
+    # A middle that opens a string it does not close is still cut before it, and every middle
+    # is judged as it is where the file below is intact.
+    answer = at({"initial=None):\n    ": 'if initial is None:\n    """doc'})
+    text, _ = complete(vocab, PY_BROKEN_BELOW, answer, "python", "r.py")
+    assert text == "\n    if initial is None:"
+    for middle in ("print(initial", "x = [", "if initial is None:\n        x = (1,"):
+        answer = at({"initial=None):\n    ": middle})
+        broken, _ = complete(vocab, PY_BROKEN_BELOW, answer, "python", "r.py")
+        intact, _ = complete(vocab, PY_MISSING_OPENER, answer, "python", "r.py")
+        assert broken == intact, middle
+
+
 def test_the_hole_before_a_body_on_a_line_of_its_own(vocab):
     doc = PY_OPENER.replace("rows:|\n", "rows:\n|")
     text, _ = complete(vocab, doc, at({"rows:\n": "        if row.paid:\n"}), "python", "p.py")
