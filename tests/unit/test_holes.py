@@ -91,7 +91,9 @@ def test_a_model_that_copies_the_line_below_is_asked_again_without_it(vocab):
 # The file further down is broken (an unterminated docstring: a file being edited, or the
 # window of a file an infilling benchmark shows): once the middle repairs the code at the
 # cursor, the parser's recovery counts more errors down there than in the file without it.
-PY_BROKEN_BELOW = PY_MISSING_OPENER + '''
+PY_BROKEN_BELOW = (
+    PY_MISSING_OPENER
+    + '''
 
 def fold(binop, seq):
     """
@@ -100,6 +102,7 @@ def fold(binop, seq):
     ``binop``  - associative operator. The associative property allows us to
     ``seq``    - a sequence to be aggregated
 '''
+)
 
 
 def test_a_middle_that_repairs_its_statement_is_kept_when_the_file_is_broken_below(vocab):
