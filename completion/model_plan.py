@@ -127,7 +127,9 @@ def plan_models(m: ModelSettings, memory: Memory | None = None) -> Plan:
             draft = _resolve_found(draft_name, m, known)
         except ModelError as exc:
             warnings.append(f"draft model unavailable, decoding without it: {exc}")
-    n_seq = _cached_documents(target, draft, m, warnings)
+    target_kv = kv_cost(target)
+    draft_kv = kv_cost(draft) if draft else None
+    n_seq = _cached_documents(target_kv, draft_kv, m, warnings)
     if not os.environ.get(NO_MEMORY_CHECK):
         memory = memory or read_memory(m.gpu_layers)
         draft = _check_memory(target, draft, m, n_seq, memory, warnings)
@@ -141,22 +143,22 @@ def plan_models(m: ModelSettings, memory: Memory | None = None) -> Plan:
         origin,
         warnings,
         n_seq,
-        kv_cost(target),
-        kv_cost(draft) if draft else None,
+        target_kv,
+        draft_kv if draft else None,  # None when the memory check dropped the draft
     )
 
 
 def _cached_documents(
-    target: Found, draft: Found | None, m: ModelSettings, warnings: list[str]
+    target: KvCost, draft: KvCost | None, m: ModelSettings, warnings: list[str]
 ) -> int:
     """models.cachedDocuments, lowered until their KV memory fits models.cacheMemoryMB. The
     draft model's cache counts too: it holds the same documents."""
     n_seq = max(1, m.cached_documents)
     if m.cache_memory_mb <= 0:
         return n_seq
-    per_document = kv_cost(target).allocated(m.context_size, 1)
+    per_document = target.allocated(m.context_size, 1)
     if draft is not None:
-        per_document += kv_cost(draft).allocated(m.context_size, 1)
+        per_document += draft.allocated(m.context_size, 1)
     cap = m.cache_memory_mb << 20
     fits = cap // per_document if per_document else n_seq
     if fits < 1:

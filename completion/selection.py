@@ -2,11 +2,11 @@
 
 Owns the memory estimate of a model (file size + KV cache and recurrent state for the
 configured contexts + working buffers; what cached sequences hold now, for the stats), the
-machine's usable memory (RAM from /proc/meminfo,
-or free VRAM when layers are offloaded and the GPU's memory is known), and the `auto` choice:
-the largest Qwen3.5 (9B → 4B → 2B → 0.8B) that fits, with the 0.8B of the same vocabulary as
-its draft, else the embedded default pair. The choice is a pure function of the discovered
-models and a memory size, so tests can hand it any machine.
+machine's usable memory (RAM from /proc/meminfo, or free VRAM when layers are offloaded and
+the GPU's memory is known), and the `auto` choice: the largest Qwen3.5 (9B → 4B → 2B → 0.8B)
+that fits, with the 0.8B of the same vocabulary as its draft, else the embedded default pair.
+The choice is a pure function of the discovered models and a memory size, so tests can hand it
+any machine.
 """
 
 from __future__ import annotations

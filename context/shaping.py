@@ -227,11 +227,12 @@ LOOP_PERIOD = 4  # the longest block of lines checked for repeating itself
 
 
 def _loops(lines: list[str], i: int) -> int | None:
-    """The index of the line where the middle's third copy of a block of lines begins, when
-    line `i` completes it: a small model caught in a loop (an import list that writes the same
-    two names over and over) would run on to max_tokens. Every line of the block must carry
-    code (8 characters or more), so closers and blank lines do not count; two copies are
-    kept, since identical rows in a table are real code."""
+    """Where to cut the text of `lines` (before the newline that precedes the middle's third
+    copy of a block of lines), when line `i` completes that copy: a small model caught in a
+    loop (an import list that writes the same two names over and over) would run on to
+    max_tokens. Every line of the block must carry code (8 characters or more), so closers and
+    blank lines do not count; two copies are kept, since identical rows in a table are real
+    code."""
     for period in range(1, LOOP_PERIOD + 1):
         start = i - 3 * period + 1
         if start < 0:
@@ -241,7 +242,7 @@ def _loops(lines: list[str], i: int) -> int | None:
             continue
         copies = (lines[start + k * period : start + (k + 1) * period] for k in range(2))
         if all([ln.strip() for ln in copy] == block for copy in copies):
-            return i - period + 1
+            return sum(len(ln) + 1 for ln in lines[: i - period + 1]) - 1
     return None
 
 
@@ -285,15 +286,13 @@ def _stop_infill(text: str, shape: Shape) -> int | None:
     head = next((ln for ln in [shape.line_prefix + lines[0], *lines[1:]] if ln.strip()), "")
     opens_scope = shape.scope_indent > 0 and bool(head) and indent_width(head) == 0
     depth = 0  # the middle's bracket balance up to the line at hand
-    starts: list[int] = []  # each complete line's offset
     for i, line in enumerate(complete):
-        starts.append(offset)
         depth += _bracket_balance(line)
         if i >= first and (_repeats_below(complete, i, shape) or _closes_below(line, depth, shape)):
             return max(offset - 1, 0)
         loop = _loops(complete, i)
         if loop is not None:
-            return max(starts[loop] - 1, 0)
+            return loop
         if i >= first and not shape.fenced and line.lstrip().startswith(FENCE):
             return max(offset - 1, 0)
         if i >= 1 and line.strip() and indent_width(line) == 0 and not opens_scope:
@@ -342,14 +341,12 @@ def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
         base = indent_width(shape.indent) + 1  # after an opener, the body is indented deeper
     complete = lines[:-1]  # the last line may still be growing
     offset = 0
-    starts: list[int] = []  # each complete line's offset
     for i, line in enumerate(complete):
-        starts.append(offset)
         if i > 0 and line.strip() and indent_width(line) < base:
             return max(offset - 1, 0)
         loop = _loops(complete, i)
         if loop is not None:
-            return max(starts[loop] - 1, 0)
+            return loop
         if i + 1 >= shape.max_lines:
             return offset + len(line)
         offset += len(line) + 1
@@ -554,8 +551,6 @@ class _ErrorProbe:
     def clean(self, candidate: str) -> bool:
         if self.errors(candidate) <= self.baseline:
             return True
-        if not candidate:
-            return False
         baseline, errors = self._local_errors(candidate)
         return errors <= baseline
 
