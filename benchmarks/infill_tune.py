@@ -127,7 +127,13 @@ def install_memo(engine: Any, memo: Memo) -> None:
 
 def _score(output: str | None, task: Any) -> dict[str, Any]:
     g = grade(output, task.prefix, task.expected, task.suffix, task.language, task.path)
-    return {"exact": g.exact, "edit": g.edit_similarity, "parses": g.parses, "empty": g.empty}
+    return {
+        "exact": g.exact,
+        "starts": g.starts,
+        "edit": g.edit_similarity,
+        "parses": g.parses,
+        "empty": g.empty,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -214,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.show and not s["exact"]:
             print(f"--- {task.task_id} {task.kind} {task.language} edit={s['edit']:.2f}")
             print(f"expected: {task.expected!r}\n  output: {outcome.output!r}")
+            if args.naive:
+                print(f"   naive: {naive_output!r}")
             if args.raw:
                 lines = task.prefix.split("\n")[-4:]
                 print("  before: " + "\n  before: ".join(lines))
@@ -226,19 +234,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"memo: {memo.hits} replayed, {memo.misses} generated")
-    print(f"{'':16} {'n':>4} {'exact':>6} {'edit':>6} {'parses':>6} {'empty':>6}")
+    metrics = ("exact", "starts", "edit", "parses", "empty")
+    print(f"{'':16} {'n':>4} " + " ".join(f"{k:>6}" for k in metrics))
     for name, items in sorted(scores.items(), key=lambda kv: (kv[0] != "all", kv[0])):
         for label, group in (("", items), (" naive", naive_scores.get(name, []))):
             if not group:
                 continue
             n = len(group)
-            mean = {
-                k: sum(float(x[k]) for x in group) / n for k in ("exact", "edit", "parses", "empty")
-            }
-            print(
-                f"{name + label:16} {n:4d} {mean['exact']:6.1%} {mean['edit']:6.1%} "
-                f"{mean['parses']:6.1%} {mean['empty']:6.1%}"
-            )
+            means = (sum(float(x[k]) for x in group) / n for k in metrics)
+            print(f"{name + label:16} {n:4d} " + " ".join(f"{m:6.1%}" for m in means))
     errors = Counter(r["error"].split(":")[0] for r in rows if r["error"])
     if errors:
         print("errors:", dict(errors))
