@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,6 +35,24 @@ log = logging.getLogger(__name__)
 # Pre-warming evaluates in pieces: an idle run pre-empted by a request keeps the pieces it
 # finished (an aborted decode keeps nothing of its batch).
 WARM_PIECE = 128
+
+
+def predict_budget_ms(
+    setting_ms: float, max_tokens: int, calibration: Mapping[str, object]
+) -> float | None:
+    """The generation time budget (None: none): the setting, or the time `max_tokens` decode
+    steps take at the step time measured at load where that is longer. A slow CPU must not
+    get shorter answers than a fast one (the latency suite's bodies on an AVX2-only CPU, ~100
+    ms a step: two of ten were cut at 8 s, one before its last line), so there the suggestion
+    takes longer instead; the budget still guards against a machine much slower than measured
+    (another process on the cores) and remote engines, which measure no step time."""
+    if not setting_ms:
+        return None
+    verify = calibration.get("verify_ms")
+    step = verify.get(1) if isinstance(verify, Mapping) else None
+    if not isinstance(step, (int, float)) or step <= 0:
+        return setting_ms
+    return max(setting_ms, 1.25 * max_tokens * step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,14 +277,14 @@ class Completer:
         plan = planner.plan(request, offset)
         planner.commit(request.key, plan)
         prep_ms = (time.monotonic() - t0) * 1000
-        options = self._options(request, shape, plan.prompt, planner)
+        engine = self._engine_for(shape)
+        options = self._options(request, shape, plan.prompt, planner, engine)
         clean = functools.partial(
             clean_output,
             prompt=plan.prompt,
             shape=shape,
             fit_syntax=self._fit_syntax(request, offset, shape),
         )
-        engine = self._engine_for(shape)
         decoded = decode(engine, request.key, plan.prompt, options, shape, clean, cancelled)
         st = decoded.result.stats
         total = (time.monotonic() - t0) * 1000
@@ -287,16 +305,22 @@ class Completer:
         return _Outcome(decoded.text, shape.multiline, decoded, plan, total)
 
     def _options(
-        self, request: CompletionRequest, shape: Shape, prompt: Prompt, planner: PromptPlanner
+        self,
+        request: CompletionRequest,
+        shape: Shape,
+        prompt: Prompt,
+        planner: PromptPlanner,
+        engine: Engine,
     ) -> DecodeOptions:
         s = self.settings
         lookup = tuple(
             tuple(self.model.tokenize(t[-8000:])) for t in request.lookup_texts if t.strip()
         )
+        max_tokens = request.max_tokens or (s.max_tokens if shape.multiline else 48)
         return DecodeOptions(
-            max_tokens=request.max_tokens or (s.max_tokens if shape.multiline else 48),
+            max_tokens=max_tokens,
             max_prompt_ms=planner.deadline_ms(request.key, prompt),
-            max_predict_ms=s.max_predict_ms or None,
+            max_predict_ms=predict_budget_ms(s.max_predict_ms, max_tokens, engine.calibration),
             drafting=request.drafting or s.drafting,
             verify_one_by_one=request.verify_one_by_one,
             ngram_sources=lookup,

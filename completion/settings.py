@@ -49,7 +49,7 @@ class CompletionSettings:
     max_tokens: int = 128
     max_lines: int = 24
     max_prompt_ms: int = 4000  # the prompt shrinks to fit (measured speed, cached tokens)
-    max_predict_ms: int = 8000
+    max_predict_ms: int = 8000  # never less than max_tokens steps at the measured step time
     debounce_ms: int = 0
     drafting: str = "auto"
     prefix_tokens: int = 1024

@@ -26,6 +26,8 @@ class ScriptedEngine:
         self.asked: list[tuple[str, str]] = []
         self.prompts: list[list[int]] = []
         self.deadlines: list[float | None] = []  # the prompt deadline of each request
+        self.predict_budgets: list[float | None] = []  # the generation budget of each request
+        self.calibration: dict[str, object] = {}  # what the real engine measured at load
 
     def tokens_to_evaluate(self, key: str, prompt: Sequence[int]) -> int:
         return len(prompt)  # nothing cached
@@ -35,6 +37,7 @@ class ScriptedEngine:
         tokens = list(prompt)
         self.prompts.append(tokens)
         self.deadlines.append(options.max_prompt_ms)
+        self.predict_budgets.append(options.max_predict_ms)
         pre = tokens.index(ctl.fim_prefix)
         suf = tokens.index(ctl.fim_suffix)
         mid = tokens.index(ctl.fim_middle)
@@ -65,11 +68,15 @@ def suggest(  # type: ignore[no-untyped-def]
     path: str,
     settings: CompletionSettings | None = None,
     prompt_ms_per_token: float | None = None,
+    step_ms: float | None = None,
 ) -> tuple[Suggestion | None, ScriptedEngine]:
-    """The suggestion at the `|` in `doc`, and the engine that was asked."""
+    """The suggestion at the `|` in `doc`, and the engine that was asked (`step_ms`: the
+    decode step time the engine measured at load; None: none measured)."""
     offset = doc.index("|")
     text = doc[:offset] + doc[offset + 1 :]
     engine = ScriptedEngine(vocab, answer, prompt_ms_per_token)
+    if step_ms is not None:
+        engine.calibration = {"verify_ms": {1: step_ms, 2: 2 * step_ms}}
     context = ContextProvider()
     context.open(path, path, language, text)
     completer = Completer(engine, settings or CompletionSettings(), context)  # type: ignore[arg-type]

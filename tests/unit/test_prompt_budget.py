@@ -57,3 +57,29 @@ def test_a_prompt_kept_at_its_floor_gets_the_time_it_needs(vocab):
     needed = len(engine.prompts[-1]) * 100.0
     deadline = engine.deadlines[-1]
     assert deadline is not None and deadline >= needed > 4000
+
+
+BODY = "def mean(values):\n    |\n"
+
+
+def test_a_slow_cpu_gets_the_time_a_whole_block_needs(vocab):
+    """Generation had a fixed 8 s: at ~100 ms a step (an AVX2-only CPU) a function body was
+    cut before its last line, where a faster CPU wrote it whole. The budget is now at least
+    the time max_tokens steps take at the step time measured at load."""
+    body = "total = sum(values)\n    return total / len(values)"
+    suggestion, engine = suggest(vocab, BODY, lambda p, s: body, "python", "m.py", step_ms=100.0)
+    assert suggestion is not None and suggestion.multiline
+    budget = engine.predict_budgets[-1]
+    assert budget is not None and budget >= 128 * 100.0 > 8000
+
+
+def test_a_fast_cpu_and_a_remote_engine_keep_the_configured_budget(vocab):
+    fast, engine = suggest(vocab, BODY, lambda p, s: "return 0", "python", "m.py", step_ms=20.0)
+    assert fast is not None and engine.predict_budgets[-1] == 8000
+    # A remote engine measures no step time.
+    remote, engine = suggest(vocab, BODY, lambda p, s: "return 0", "python", "m.py")
+    assert remote is not None and engine.predict_budgets[-1] == 8000
+    # 0 turns the budget off, however slow the CPU.
+    off = CompletionSettings(max_predict_ms=0)
+    _, engine = suggest(vocab, BODY, lambda p, s: "return 0", "python", "m.py", off, step_ms=100.0)
+    assert engine.predict_budgets[-1] is None
