@@ -461,6 +461,7 @@ class DraftAlone:
         self.parent = parent
         self.target = draft
         self.prompt_ms_per_token: float | None = None
+        self.calibration: dict[str, object] = {}  # measured for the pair, not the draft alone
 
     def generate(
         self,

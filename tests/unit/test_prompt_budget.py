@@ -8,9 +8,11 @@ suggestion says what was shed.
 
 from __future__ import annotations
 
+from airgap_lsp.completion.completer import Completer, CompletionRequest
+from airgap_lsp.completion.engine_process import DraftAlone
 from airgap_lsp.completion.planner import MIN_PREFIX_TOKENS, MIN_SUFFIX_TOKENS
 from airgap_lsp.completion.settings import CompletionSettings
-from tests.unit.scripted import suggest
+from tests.unit.scripted import ScriptedEngine, suggest
 
 LONG = "".join(f"def helper_{i}(value):\n    return value * {i} + {i}\n\n\n" for i in range(120))
 DOC = LONG + "def main(current_string):\n    result = |\n    return result\n" + LONG
@@ -83,3 +85,35 @@ def test_a_fast_cpu_and_a_remote_engine_keep_the_configured_budget(vocab):
     off = CompletionSettings(max_predict_ms=0)
     _, engine = suggest(vocab, BODY, lambda p, s: "return 0", "python", "m.py", off, step_ms=100.0)
     assert engine.predict_budgets[-1] is None
+
+
+class _PairEngine(ScriptedEngine):
+    """A supervised pair whose draft model may write single lines alone."""
+
+    def __init__(self, vocab) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(vocab, lambda p, s: "current_string")
+        self.draft = vocab
+        self.alone: list[bool] = []
+
+    def draft_alone(self) -> DraftAlone:
+        return DraftAlone(self, self.target)  # type: ignore[arg-type]
+
+    def generate(self, key, prompt, options, stop, cancelled, alone=False):  # type: ignore[no-untyped-def]
+        self.alone.append(alone)
+        return super().generate(key, prompt, options, stop, cancelled)
+
+
+def test_the_draft_model_writing_single_lines_alone_gets_the_configured_budget(vocab):
+    """The draft alone measures no step time of its own: the setting applies (it used to have
+    no calibration attribute, and every single line it wrote failed)."""
+    doc = "def main(current_string):\n    result = \n    return result\n"
+    engine = _PairEngine(vocab)
+    engine.calibration = {"verify_ms": {1: 100.0}}
+    settings = CompletionSettings(single_line_model="draft")
+    completer = Completer(engine, settings, None)  # type: ignore[arg-type]
+    offset = doc.index("= ") + 2
+    request = CompletionRequest("m.py", doc, offset, path="m.py", language="python")
+    suggestion = completer.complete(request, lambda: False)
+    assert engine.alone == [True]
+    assert suggestion is not None and suggestion.text == "current_string"
+    assert engine.predict_budgets == [8000]
