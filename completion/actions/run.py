@@ -46,7 +46,12 @@ def run_plan(
     result = engine.generate(key, tokens, options, stop, cancelled)
     if result.stop_reason == "cancelled" or cancelled():
         raise ActionCancelled("cancelled")
-    closing = "```" if plan.fenced and result.stop_reason == "stop" else ""
+    closing = ""
+    if plan.fenced and result.stop_reason in ("stop", "eog"):
+        # The closing fence was seen (stop), or the model ended its reply without writing one
+        # (eog): either way the code block is complete. Only a reply cut by max_tokens or a
+        # budget is left open, and refused as cut off.
+        closing = "```" if result.text.endswith("\n") or not result.text else "\n```"
     st = result.stats
     return Run(
         reply=plan.prefill + result.text + closing,
