@@ -51,7 +51,7 @@ Public API::
     stop_index(text, shape, line_prefix) -> int | None     the streaming stop rule
     completion_mode(text, offset, language, tree=None) -> CompletionMode
     shape_completion(text, offset, completion, language, *, mode=None, tree=None) -> str
-        and its steps: trim_to_block, dedupe_suffix, trim_parse_errors.
+        and its steps: trim_to_block, dedupe_suffix, heal_word_end, trim_parse_errors.
         `language` may be a Language, a languageId string or None.
 """
 
@@ -74,6 +74,7 @@ from airgap_lsp.context.shaping import (
     completion_mode,
     decide_shape,
     dedupe_suffix,
+    heal_word_end,
     shape_completion,
     stop_index,
     trim_parse_errors,
@@ -105,6 +106,7 @@ __all__ = [
     "completion_mode",
     "decide_shape",
     "dedupe_suffix",
+    "heal_word_end",
     "language_for",
     "shape_completion",
     "stop_index",

@@ -10,6 +10,8 @@ checked against the syntax tree after it (pure functions).
   the block for indentation languages, the brace closing the enclosing block otherwise);
 * `dedupe_suffix` — drop a completion tail that repeats the start of the suffix (typically an
   auto-closed bracket), unless keeping it is what makes the code parse;
+* `heal_word_end` — a middle that ends inside a word the code after the cursor finishes
+  drops the letters it wrote twice, when that makes the word one the document uses;
 * `trim_parse_errors` — a completion that adds ERROR/MISSING nodes to prefix + suffix is cut to
   its longest clean prefix on line or token boundaries, or dropped;
 * `shape_completion` — all of the above in order.
@@ -639,6 +641,34 @@ def _token_boundaries(body: str, start: int, suffix: str, k: int) -> bool:
     )
 
 
+_WORD = re.compile(r"\w+")
+_WORD_END = re.compile(r"\w+$")
+
+
+def heal_word_end(text: str, offset: int, completion: str) -> str:
+    """A middle that ends inside a word, where the code after the cursor starts with letters
+    the middle already ends with, drops those letters when the word across the cursor then
+    is one the document uses and was not before: `self.close_inte` before `tercept()` ends
+    `self.close_in` when `close_intercept` is used elsewhere. (A model writes whole tokens,
+    so it cannot stop between two letters of one; this is token healing at the middle's
+    end.) Nothing is cut when the joined word is already known, or no cut makes it known."""
+    head = _WORD.match(text, offset)
+    tail = _WORD_END.search(completion)
+    if head is None or tail is None:
+        return completion
+    left = completion[: tail.start()]
+    before = _WORD_END.search(text, max(0, offset - 256), offset) if not left else None
+    start = before.start() if before else offset
+    stem = (text[start:offset] if before else "") + tail.group()
+    known = set(_WORD.findall(text, 0, start)) | set(_WORD.findall(text, head.end()))
+    if stem + head.group() in known:
+        return completion
+    for k in range(1, min(len(tail.group()), len(head.group())) + 1):
+        if stem[-k:] == head.group()[:k] and stem[:-k] + head.group() in known:
+            return completion[:-k]
+    return completion
+
+
 def shape_completion(
     text: str,
     offset: int,
@@ -648,7 +678,7 @@ def shape_completion(
     mode: CompletionMode | None = None,
     tree: ts.Tree | None = None,
 ) -> str:
-    """Mode cut, block trim, suffix de-duplication, then parse-error trimming.
+    """Mode cut, block trim, suffix de-duplication, word healing, then parse-error trimming.
 
     In `INFILL` mode nothing is cut by mode or block: the middle is checked in the whole file
     and kept whole when it makes the file no worse. Its trailing whitespace (the newline that
@@ -670,5 +700,7 @@ def shape_completion(
     else:
         completion = trim_to_block(text, offset, completion, lang)
     completion = dedupe_suffix(text, offset, completion, lang, tree, tail)
+    if not tail:
+        completion = heal_word_end(text, offset, completion)
     completion = trim_parse_errors(text, offset, completion, lang, tree, tail)
     return completion + tail if completion.strip() else ""

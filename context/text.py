@@ -102,20 +102,35 @@ def indent_width(line: str, tab_size: int = 4) -> int:
 
 
 def indent_unit(text: str) -> str:
-    """One indentation level of a text: a tab, or 2 / 4 spaces (4 when unclear)."""
+    """One indentation level of a text: a tab, or 2 / 4 spaces (4 when unclear).
+
+    Spaces are judged by the steps between consecutive code lines, the way editors guess
+    it: a file indented by 2 has many lines at 4 and 8 too, so widths alone would say 4.
+    Block-comment lines (` * ...` under `/**`) are not code and do not count."""
     tabs = spaces = 0
     widths: list[int] = []
+    steps = dict.fromkeys((2, 4), 0)
+    previous: int | None = None
     for line in text.replace("\r\n", "\n").split("\n"):
-        ws = indentation(line)
-        if not ws or not line.strip():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("*"):
             continue
+        ws = indentation(line)
         if ws.startswith("\t"):
             tabs += 1
-        else:
+            previous = None
+            continue
+        if ws:
             spaces += 1
             widths.append(len(ws))
+        if previous is not None and abs(len(ws) - previous) in steps:
+            steps[abs(len(ws) - previous)] += 1
+        previous = len(ws)
     if tabs > spaces:
         return "\t"
+    if any(steps.values()):
+        # Most steps win; a tie goes to 4. A step of 8 is a double dedent in either, no vote.
+        return " " * max(steps, key=lambda k: (steps[k], k))
     if not widths:
         return "    "
     # Continuation lines aligned to a bracket have odd widths; most lines still agree.

@@ -5,12 +5,16 @@ from ctx_helpers import split_cursor
 
 from airgap_lsp.context import (
     CompletionMode,
+    as_if_enter,
     completion_mode,
+    decide_shape,
     dedupe_suffix,
+    heal_word_end,
     shape_completion,
     trim_parse_errors,
     trim_to_block,
 )
+from airgap_lsp.context.text import indent_unit
 
 MULTI, SINGLE = CompletionMode.MULTI_LINE, CompletionMode.SINGLE_LINE
 
@@ -118,3 +122,89 @@ def test_shape_completion_pipeline():
     assert shape_completion(text, offset, "a, b)\nprint(a)", "python") == "a, b"
     assert shape_completion(text, offset, "", "python") == ""
     assert shape_completion("hello ", 6, "world\nmore", None) == "world"
+
+
+@pytest.mark.parametrize(
+    ("marked", "completion", "expected"),
+    [
+        # The model wrote `te` of `close_intercept` twice: the word becomes the known one.
+        ("def close_intercept():\n    pass\nself.close_█tercept()\n", "inte", "in"),
+        # A middle of whole lines ending mid-word before the rest of the word.
+        (
+            "x = total_count\ny = [\n    a,\n    total_█count\n",
+            "a,\n    total_co",
+            "a,\n    total_",
+        ),
+        # Already a known word: nothing is cut.
+        ("aaa = 1\nprint(a█a)\n", "a", "a"),
+        # No cut makes a known word: the model's letters stay.
+        ("value = 1\nprint(va█zz)\n", "zz", "zz"),
+        # The cursor is not inside a word.
+        ("def close_intercept():\n    pass\nself.close_█ = 1\n", "inte", "inte"),
+    ],
+)
+def test_a_middle_ending_inside_a_word_drops_the_letters_it_wrote_twice(
+    marked, completion, expected
+):
+    text, offset = split_cursor(marked)
+    assert heal_word_end(text, offset, completion) == expected
+
+
+def test_shape_completion_heals_the_word_at_the_end_of_a_span():
+    text, offset = split_cursor(
+        "def close_intercept():\n    pass\n\nif x:\n    self.close_█tercept()\n"
+    )
+    completion = "intercept()\nif x:\n    self.close_inte"
+    shaped = shape_completion(text, offset, completion, "python", mode=CompletionMode.INFILL)
+    assert shaped == "intercept()\nif x:\n    self.close_in"
+
+
+_TWO_SPACE_CLASS = """class Argument {
+  /**
+   * Return argument name.
+   *
+   * @return {string}
+   */
+  name() {
+    return this._name;
+  }
+
+  /**
+   * Set the default value.
+   *
+   * @param {*} value
+   * @return {Argument}
+   */
+  default(value) {
+    if (value !== undefined) {
+      this.defaultValue = value;
+    }
+    return this;
+  }
+
+  /**
+   * Enable positional options.
+   *
+   * @return {Argument} `this` for chaining
+   */
+  enablePositionalOptions(positional = true) {█
+  }
+}
+"""
+
+
+def test_indent_unit_of_a_two_space_file_with_jsdoc_comments():
+    # Widths alone said 4 (the JSDoc lines at 3 are a third of them); steps between lines say 2.
+    assert indent_unit(_TWO_SPACE_CLASS) == "  "
+    assert (
+        indent_unit("def f(x):\n    if x:\n        return (\n            x\n        )\n") == "    "
+    )
+    assert indent_unit("a\n  b\n    c\n") == "  "
+    assert indent_unit("func f() {\n\tif x {\n\t\treturn\n\t}\n}\n") == "\t"
+
+
+def test_enter_after_an_opener_in_a_two_space_file_indents_by_two():
+    text, offset = split_cursor(_TWO_SPACE_CLASS)
+    shape = decide_shape(text, offset, "javascript")
+    _, _, inserted = as_if_enter(text, offset, shape)
+    assert inserted == "\n    "
