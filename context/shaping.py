@@ -216,13 +216,29 @@ def _distinctive(line: str) -> bool:
 
 def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
     """Line `i` of the middle (and, for a plain line such as `}`, the next one) is the code
-    that follows the hole."""
+    that follows the hole.
+
+    The middle's first line alone is not enough when more code follows below: repetitive
+    code (tests, tables) repeats statements, and a middle that begins with the line below
+    and then goes on otherwise is no copy. It is one when its next line is the code's next
+    line too (undecided until that line is complete; `only_code_below` judges a middle that
+    ends there)."""
     if not shape.next_lines or lines[i].strip() != shape.next_lines[0]:
         return False
-    if _distinctive(shape.next_lines[0]):
-        return True
     following = next((ln.strip() for ln in lines[i + 1 :] if ln.strip()), None)
+    opening = shape.at_line_start and not any(ln.strip() for ln in lines[:i])
+    if _distinctive(shape.next_lines[0]) and not (opening and len(shape.next_lines) > 1):
+        return True
     return len(shape.next_lines) > 1 and following == shape.next_lines[1]
+
+
+def only_code_below(text: str, shape: Shape) -> bool:
+    """A middle whose lines are only the first lines of the code below, again (a plain line
+    such as `}` alone is no copy: it closes another block than the one below)."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    if not lines or not shape.at_line_start or (len(lines) == 1 and not _distinctive(lines[0])):
+        return False
+    return lines == list(shape.next_lines[: len(lines)])
 
 
 LOOP_PERIOD = 4  # the longest block of lines checked for repeating itself

@@ -88,6 +88,54 @@ def test_a_model_that_copies_the_line_below_is_asked_again_without_it(vocab):
     assert len(engine.asked) == 2
 
 
+PY_REPEATED_STEPS = """def test_sizes():
+    v = make([])
+    assert len(v) == 0
+    |
+    v.close()
+
+    v = make([1, 2, 3])
+    assert len(v) == 3
+"""
+
+
+def test_a_middle_that_starts_like_the_line_below_and_goes_on_otherwise_is_kept(vocab):
+    # Repetitive code (tests, tables) repeats statements: the right middle here begins with
+    # the line below and then differs from the code below; it is no copy of it.
+    middle = "v.close()\n\n    v = make([1])\n    assert len(v) == 1\n"
+    answer = at({"assert len(v) == 0\n    ": middle})
+    text, engine = complete(vocab, PY_REPEATED_STEPS, answer, "python", "t.py")
+    assert text == middle.rstrip()
+    assert len(engine.asked) == 1
+
+
+@pytest.mark.parametrize(
+    "copy", ["v.close()\n", "v.close()", "v.close()\n\n    v = make([1, 2, 3])\n"]
+)
+def test_a_middle_that_is_only_the_code_below_is_asked_again(vocab, copy):
+    answer = at({"assert len(v) == 0\n    ": (copy, "assert v.size() == 0\n")})
+    text, engine = complete(vocab, PY_REPEATED_STEPS, answer, "python", "t.py")
+    assert text == "assert v.size() == 0"
+    assert len(engine.asked) == 2
+
+
+GO_CLOSER = """func shift(xs []int) {
+	for i := range xs {
+		if xs[i] > 0 {
+			xs[i]--
+		|
+	}
+}
+"""
+
+
+def test_a_closer_like_the_line_below_is_no_copy_of_it(vocab):
+    # `}` closes the inner block; the `}` below closes the loop.
+    text, engine = complete(vocab, GO_CLOSER, at({"xs[i]--\n\t\t": "}\n"}), "go", "s.go")
+    assert text == "}"
+    assert len(engine.asked) == 1
+
+
 # The file further down is broken (an unterminated docstring: a file being edited, or the
 # window of a file an infilling benchmark shows): once the middle repairs the code at the
 # cursor, the parser's recovery counts more errors down there than in the file without it.
