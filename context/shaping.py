@@ -676,11 +676,18 @@ def heal_word_end(text: str, offset: int, completion: str) -> str:
     before = _WORD_END.search(text, max(0, offset - 256), offset) if not left else None
     start = before.start() if before else offset
     stem = (text[start:offset] if before else "") + tail.group()
+    overlaps = [
+        k
+        for k in range(1, min(len(tail.group()), len(head.group())) + 1)
+        if stem[-k:] == head.group()[:k]
+    ]
+    if not overlaps:
+        return completion  # the usual case: no need to read the document's words
     known = set(_WORD.findall(text, 0, start)) | set(_WORD.findall(text, head.end()))
     if stem + head.group() in known:
         return completion
-    for k in range(1, min(len(tail.group()), len(head.group())) + 1):
-        if stem[-k:] == head.group()[:k] and stem[:-k] + head.group() in known:
+    for k in overlaps:
+        if stem[:-k] + head.group() in known:
             return completion[:-k]
     return completion
 

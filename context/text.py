@@ -107,7 +107,7 @@ def indent_unit(text: str) -> str:
     Spaces are judged by the steps between consecutive code lines, the way editors guess
     it: a file indented by 2 has many lines at 4 and 8 too, so widths alone would say 4.
     Block-comment lines (` * ...` under `/**`) are not code and do not count."""
-    tabs = spaces = 0
+    tabs = 0
     widths: list[int] = []
     steps = dict.fromkeys((2, 4), 0)
     previous: int | None = None
@@ -121,12 +121,11 @@ def indent_unit(text: str) -> str:
             previous = None
             continue
         if ws:
-            spaces += 1
             widths.append(len(ws))
         if previous is not None and abs(len(ws) - previous) in steps:
             steps[abs(len(ws) - previous)] += 1
         previous = len(ws)
-    if tabs > spaces:
+    if tabs > len(widths):
         return "\t"
     if any(steps.values()):
         # Most steps win; a tie goes to 4. A step of 8 is a double dedent in either, no vote.
