@@ -39,6 +39,8 @@ class Language:
     container_types: frozenset[str]
     line_comment: str
     indent_blocks: bool = False
+    # One indentation level where a file shows none yet (gofmt indents with tabs).
+    indent: str = "    "
 
 
 _PY_DEFS = """
@@ -289,6 +291,7 @@ GO = Language(
     def_wrappers=frozenset({"type_declaration", "const_declaration", "var_declaration"}),
     container_types=frozenset(),
     line_comment="//",
+    indent="\t",
 )
 
 RUST = Language(

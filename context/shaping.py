@@ -118,6 +118,8 @@ class Shape:
     # Blocks end with a closing bracket (not with a dedent): the code below may start by
     # closing the cursor's block.
     braces: bool = False
+    # One indentation level where the file shows none (the language's convention).
+    default_unit: str = "    "
 
     @property
     def at_line_start(self) -> bool:
@@ -160,7 +162,13 @@ def decide_shape(
                 block = completion_mode(text, offset, lang, tree) is CompletionMode.MULTI_LINE
             else:
                 block = not before or before.endswith(OPENERS)
-        return Shape(block, indent, max_lines if block else 1, line_prefix=line_prefix)
+        return Shape(
+            block,
+            indent,
+            max_lines if block else 1,
+            line_prefix=line_prefix,
+            default_unit=lang.indent if lang else "    ",
+        )
     below = (line_prefix + line_rest + "\n" + after) if not before else after
     lines = [ln for ln in below.split("\n") if ln.strip()]
     header = before.endswith(NEW_LINE_OPENERS) and (
@@ -188,6 +196,7 @@ def decide_shape(
         newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
         fenced=FENCE in text,
         braces=lang is not None and not lang.indent_blocks,
+        default_unit=lang.indent if lang else "    ",
     )
 
 
@@ -201,7 +210,8 @@ def as_if_enter(text: str, offset: int, shape: Shape) -> tuple[str, int, str]:
     the start of the next existing line instead, a model tends to write that line again."""
     indent = shape.indent
     if shape.line_prefix.rstrip().endswith(OPENERS):
-        indent += indent_unit(text[max(0, offset - _UNIT_WINDOW) : offset + _UNIT_WINDOW])
+        window = text[max(0, offset - _UNIT_WINDOW) : offset + _UNIT_WINDOW]
+        indent += indent_unit(window, shape.default_unit)
     inserted = shape.newline + indent
     return text[:offset] + inserted + text[offset:], offset + len(inserted), inserted
 

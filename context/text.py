@@ -101,8 +101,9 @@ def indent_width(line: str, tab_size: int = 4) -> int:
     return len(indentation(line).expandtabs(tab_size))
 
 
-def indent_unit(text: str) -> str:
-    """One indentation level of a text: a tab, or 2 / 4 spaces (4 when unclear).
+def indent_unit(text: str, default: str = "    ") -> str:
+    """One indentation level of a text: a tab, or 2 / 4 spaces (4 when unclear; `default`
+    when no line is indented).
 
     Spaces are judged by the steps between consecutive code lines, the way editors guess
     it: a file indented by 2 has many lines at 4 and 8 too, so widths alone would say 4.
@@ -131,7 +132,7 @@ def indent_unit(text: str) -> str:
         # Most steps win; a tie goes to 4. A step of 8 is a double dedent in either, no vote.
         return " " * max(steps, key=lambda k: (steps[k], k))
     if not widths:
-        return "    "
+        return default
     # Continuation lines aligned to a bracket have odd widths; most lines still agree.
     if sum(w % 4 == 0 for w in widths) >= 0.8 * len(widths):
         return "    "

@@ -208,3 +208,16 @@ def test_enter_after_an_opener_in_a_two_space_file_indents_by_two():
     shape = decide_shape(text, offset, "javascript")
     _, _, inserted = as_if_enter(text, offset, shape)
     assert inserted == "\n    "
+
+
+def test_enter_after_an_opener_in_a_go_file_with_no_indented_line_indents_by_a_tab():
+    # A short Go file shows no indentation yet: gofmt's tab, not four spaces (the model then
+    # wrote the body in spaces).
+    text, offset = split_cursor(
+        'package mux\n\nimport "net/http"\n\nfunc Set(r *http.Request) *http.Request {█\n}\n'
+    )
+    _, _, inserted = as_if_enter(text, offset, decide_shape(text, offset, "go"))
+    assert inserted == "\n\t"
+    text, offset = split_cursor("def f(x):█\n    pass\n")
+    _, _, inserted = as_if_enter(text, offset, decide_shape(text, offset, "python"))
+    assert inserted == "\n    "
