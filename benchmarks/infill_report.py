@@ -4,7 +4,9 @@ Owns turning per-task records into figures: for every split (held-out quarter an
 apart, and all), overall, per hole kind and per language, each configuration's exact match,
 edit similarity, parse rate, empty rate and first-request latency. A record is a dict with the
 task's fields (`task_id`, `language`, `kind`, `split`, ...) and `configs`: configuration name
--> {exact, edit_similarity, parses, empty, latency_ms, ...}.
+-> {exact, edit_similarity, parses, empty, latency_ms, ...}. A benchmark with a metric of its
+own (`infill_tested`'s `pass`) names it in `extra`: a percentage of the outcomes where it is true,
+added to every group's figures, and given to the tables, the delta table and the plot.
 """
 
 from __future__ import annotations
@@ -67,28 +69,36 @@ def _in_split(records: Sequence[Mapping[str, Any]], split: str) -> list[Mapping[
 
 
 def aggregate(
-    records: Sequence[Mapping[str, Any]], configs: Sequence[str]
+    records: Sequence[Mapping[str, Any]], configs: Sequence[str], extra: Sequence[str] = ()
 ) -> dict[str, dict[str, Any]]:
     """split -> {"overall": {config: Figures}, "kind": {kind: {config: Figures}},
-    "language": {language: {config: Figures}}} (Figures as dicts)."""
+    "language": {language: {config: Figures}}} (Figures as dicts, with the `extra` metrics:
+    the percentage of outcomes where each is true)."""
     out: dict[str, dict[str, Any]] = {}
     for split in SPLITS:
         chosen = _in_split(records, split)
         section: dict[str, Any] = {
-            "overall": {c: asdict(_figures(chosen, c)) for c in configs},
+            "overall": {c: _figures(chosen, c, extra) for c in configs},
         }
         for field in ("kind", "language"):
             values = list(dict.fromkeys(r[field] for r in chosen))
             section[field] = {
-                v: {c: asdict(_figures([r for r in chosen if r[field] == v], c)) for c in configs}
+                v: {c: _figures([r for r in chosen if r[field] == v], c, extra) for c in configs}
                 for v in values
             }
         out[split] = section
     return out
 
 
-def _figures(records: Sequence[Mapping[str, Any]], config: str) -> Figures:
-    return Figures.of([r["configs"][config] for r in records if config in r["configs"]])
+def _figures(
+    records: Sequence[Mapping[str, Any]], config: str, extra: Sequence[str] = ()
+) -> dict[str, Any]:
+    outcomes = [r["configs"][config] for r in records if config in r["configs"]]
+    figures = asdict(Figures.of(outcomes))
+    for key in extra:
+        n = len(outcomes)
+        figures[key] = 100 * sum(bool(o.get(key)) for o in outcomes) / n if n else float("nan")
+    return figures
 
 
 METRICS = (
@@ -102,33 +112,51 @@ METRICS = (
 )
 
 
-def _table(groups: Mapping[str, Mapping[str, Mapping[str, Any]]], configs: Sequence[str]) -> str:
+DELTAS = (
+    ("exact", "exact Δ"),
+    ("starts", "starts Δ"),
+    ("edit_similarity", "edit sim Δ"),
+    ("parses", "parses Δ"),
+    ("empty", "empty Δ"),
+)
+
+
+def _table(
+    groups: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    configs: Sequence[str],
+    metrics: Sequence[tuple[str, str]] = METRICS,
+) -> str:
     """One row per group, each metric's column repeated per configuration."""
-    headers = ["", "n"] + [f"{label} {c}" for _, label in METRICS for c in configs]
+    headers = ["", "n"] + [f"{label} {c}" for _, label in metrics for c in configs]
     rows = []
     for name, by_config in groups.items():
         n = max((by_config[c]["n"] for c in configs if c in by_config), default=0)
         row: list[Any] = [name, n]
-        for key, _ in METRICS:
+        for key, _ in metrics:
             row += [by_config[c][key] for c in configs]
         rows.append(row)
     return markdown_table(headers, rows)
 
 
-def _delta_table(summary: Mapping[str, Any], configs: Sequence[str]) -> str:
+def _delta_table(
+    summary: Mapping[str, Any],
+    configs: Sequence[str],
+    deltas: Sequence[tuple[str, str]] = DELTAS,
+    fields: Sequence[str] = ("kind", "language"),
+) -> str:
     """First configuration minus the second, per split and group, in points."""
     a, b = configs[0], configs[1]
-    deltas = ("exact", "starts", "edit_similarity", "parses", "empty")
-    headers = ["split", "group", "n", "exact Δ", "starts Δ", "edit sim Δ", "parses Δ", "empty Δ"]
+    headers = ["split", "group", "n"] + [label for _, label in deltas]
+    prefixes = {"kind": "kind", "language": "lang"}
     rows: list[list[Any]] = []
     for split in SPLITS:
         section = summary[split]
         groups = {"overall": section["overall"]}
-        groups.update({f"kind {k}": v for k, v in section["kind"].items()})
-        groups.update({f"lang {k}": v for k, v in section["language"].items()})
+        for field in fields:
+            groups.update({f"{prefixes[field]} {k}": v for k, v in section[field].items()})
         for name, figs in groups.items():
             fa, fb = figs[a], figs[b]
-            rows.append([split, name, fa["n"]] + [fa[k] - fb[k] for k in deltas])
+            rows.append([split, name, fa["n"]] + [fa[k] - fb[k] for k, _ in deltas])
     return markdown_table(headers, rows)
 
 
@@ -196,19 +224,27 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def plot(summary: Mapping[str, Any], configs: Sequence[str], path: Path, title: str) -> Path:
-    """Bars per hole kind and per language (columns) for the held-out and tuning sets (rows):
-    edit similarity as a light bar, exact match as a dark bar inside it."""
+def plot(
+    summary: Mapping[str, Any],
+    configs: Sequence[str],
+    path: Path,
+    title: str,
+    inner: tuple[str, str] = ("exact", "exact match"),
+    fields: Sequence[str] = ("kind", "language"),
+) -> Path:
+    """Bars per hole kind and per language (columns, `fields`) for the held-out and tuning sets
+    (rows): edit similarity as a light bar, exact match (`inner`) as a dark bar inside it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(13, 7.5), dpi=110, squeeze=False)
+    width_in = 13 if len(fields) > 1 else 7.5
+    fig, axes = plt.subplots(2, len(fields), figsize=(width_in, 7.5), dpi=110, squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     try:
         for row, split in enumerate(("heldout", "tuning")):
-            for col, field in enumerate(("kind", "language")):
+            for col, field in enumerate(fields):
                 ax = axes[row][col]
                 groups = summary[split][field]
                 names = list(groups)
@@ -216,7 +252,7 @@ def plot(summary: Mapping[str, Any], configs: Sequence[str], path: Path, title: 
                 for ci, config in enumerate(configs):
                     xs = [i + (ci - (len(configs) - 1) / 2) * width for i in range(len(names))]
                     es = [groups[g][config]["edit_similarity"] for g in names]
-                    em = [groups[g][config]["exact"] for g in names]
+                    em = [groups[g][config][inner[0]] for g in names]
                     color = colors[ci % len(colors)]
                     ax.bar(xs, es, width * 0.95, color=color, alpha=0.35)
                     ax.bar(xs, em, width * 0.6, color=color)
@@ -237,7 +273,7 @@ def plot(summary: Mapping[str, Any], configs: Sequence[str], path: Path, title: 
         for ci, config in enumerate(configs):
             color = colors[ci % len(colors)]
             handles.append(Patch(color=color, alpha=0.35, label=f"{config}: edit similarity"))
-            handles.append(Patch(color=color, label=f"{config}: exact match"))
+            handles.append(Patch(color=color, label=f"{config}: {inner[1]}"))
         fig.legend(handles=handles, loc="upper right", fontsize=8, ncol=len(configs))
         fig.suptitle(title, x=0.02, ha="left")
         fig.tight_layout(rect=(0, 0, 1, 0.93))
