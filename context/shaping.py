@@ -120,6 +120,9 @@ class Shape:
     braces: bool = False
     # One indentation level where the file shows none (the language's convention).
     default_unit: str = "    "
+    # Indentation width of the Python `def` around the cursor (-1: none). With nothing
+    # below, the rest of that function may follow the cursor's inner block.
+    function_indent: int = -1
 
     @property
     def at_line_start(self) -> bool:
@@ -168,6 +171,9 @@ def decide_shape(
             max_lines if block else 1,
             line_prefix=line_prefix,
             default_unit=lang.indent if lang else "    ",
+            function_indent=_enclosing_def(text, start, indent)
+            if lang and lang.indent_blocks
+            else -1,
         )
     below = (line_prefix + line_rest + "\n" + after) if not before else after
     lines = [ln for ln in below.split("\n") if ln.strip()]
@@ -200,6 +206,27 @@ def decide_shape(
     )
 
 
+_DEF = re.compile(r"[ \t]*(async[ \t]+)?def[ \t]")
+
+
+def _enclosing_def(text: str, start: int, indent: str) -> int:
+    """Indentation width of the `def` whose body holds the line starting at `start` (whose
+    indentation is `indent`), or -1: the nearest line above at a smaller indentation, and
+    so on outwards, until one opens a function."""
+    limit = indent_width(indent) if indent else 0
+    end = start - 1
+    while limit > 0 and end > 0:
+        begin = text.rfind("\n", 0, end) + 1
+        line = text[begin:end]
+        end = begin - 1
+        if not line.strip() or indent_width(line) >= limit:
+            continue
+        if _DEF.match(line):
+            return indent_width(line)
+        limit = indent_width(line)
+    return -1
+
+
 def as_if_enter(text: str, offset: int, shape: Shape) -> tuple[str, int, str]:
     """The document as if the user had pressed Enter at `offset` and the editor had indented
     the new line: the text, the cursor on the new line, and what was inserted (a suggestion
@@ -225,21 +252,36 @@ def _distinctive(line: str) -> bool:
 
 
 def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
-    """Line `i` of the middle (and, for a plain line such as `}`, the next one) is the code
-    that follows the hole.
+    """Line `i` of the middle is the code that follows the hole, and the middle goes on
+    into it.
 
-    The middle's first line alone is not enough when more code follows below: repetitive
-    code (tests, tables) repeats statements, and a middle that begins with the line below
-    and then goes on otherwise is no copy. It is one when its next line is the code's next
-    line too (undecided until that line is complete; `only_code_below` judges a middle that
-    ends there)."""
+    One equal line is not enough when more code follows below: code repeats statements
+    (tests, tables, the branches of a binary search both `return` a call), and a middle that
+    writes the line below and then goes on otherwise is no copy. It is one when its next
+    line starts as the code's next line does (undecided until that line is complete; a
+    middle that ends there is judged by `only_code_below` and `dedupe_suffix`). The middle's
+    first line must be followed by the code's next line exactly: judged a copy there, the
+    whole answer is lost, not only its tail. With a single line below, a distinctive line
+    equal to it is a copy at once."""
     if not shape.next_lines or lines[i].strip() != shape.next_lines[0]:
         return False
+    if len(shape.next_lines) == 1:
+        return _distinctive(shape.next_lines[0])
     following = next((ln.strip() for ln in lines[i + 1 :] if ln.strip()), None)
-    opening = shape.at_line_start and not any(ln.strip() for ln in lines[:i])
-    if _distinctive(shape.next_lines[0]) and not (opening and len(shape.next_lines) > 1):
-        return True
-    return len(shape.next_lines) > 1 and following == shape.next_lines[1]
+    if following is None:
+        return False
+    if shape.at_line_start and not any(ln.strip() for ln in lines[:i]):
+        return following == shape.next_lines[1]
+    return _head(following) == _head(shape.next_lines[1])
+
+
+_HEAD = re.compile(r"[^\w\s]*\w*")
+
+
+def _head(line: str) -> str:
+    """How a stripped line starts: its leading punctuation and first word (`elif`, `let`, `}`)."""
+    match = _HEAD.match(line)
+    return match.group() if match else ""
 
 
 def only_code_below(text: str, shape: Shape) -> bool:
@@ -367,6 +409,10 @@ def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
             base = indent_width(shape.indent)
     else:
         base = indent_width(shape.indent) + 1  # after an opener, the body is indented deeper
+    if shape.function_indent >= 0:
+        # Nothing below: the rest of the function may follow the cursor's block (a user
+        # writing at the end of a file), up to the function's end.
+        base = min(base, shape.function_indent + 1)
     complete = lines[:-1]  # the last line may still be growing
     offset = 0
     for i, line in enumerate(complete):
@@ -441,16 +487,21 @@ def trim_to_block(text: str, offset: int, completion: str, language: LanguageLik
 
 
 def _trim_indented(text: str, offset: int, completion: str) -> str:
-    before = text[line_start(text, offset) : offset]
+    start = line_start(text, offset)
+    before = text[start:offset]
     header = before.rstrip().endswith(":")
     base = indent_width(before)
+    floor = base + 1 if header else base  # the narrowest line still in the cursor's block
+    function = _enclosing_def(text, start, before[: len(before) - len(before.lstrip())])
+    if function >= 0 and not text[offset:].strip():
+        floor = min(floor, function + 1)  # nothing below: the function's rest may follow
     lines = completion.split("\n")
     seen_deeper = False
     for i, line in enumerate(lines[1:], start=1):
         if not line.strip():
             continue
         width = indent_width(line)
-        if width < base or (header and width <= base):
+        if width < floor:
             return _join_trimmed(lines[:i])
         # At module level a completion is one top-level statement: stop at the next one.
         if base == 0 and not header and width == 0 and seen_deeper:

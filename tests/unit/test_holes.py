@@ -329,6 +329,43 @@ def test_empty_body_in_rust_gets_the_whole_body(vocab):
     assert text == RS_SUM
 
 
+PY_END_OF_FILE = """from collections import deque
+
+
+def window_max(nums, k):
+    queue = deque()
+    result = []
+    for num in nums:
+        if len(queue) < k:
+            queue.append(num)
+        else:
+            result.append(max(queue))
+            queue.popleft()
+            |"""
+PY_REST = "queue.append(num)\n    result.append(max(queue))\n    return result"
+
+
+def test_a_block_at_the_end_of_a_file_gets_the_rest_of_its_function(vocab):
+    # Nothing below: the lines after the cursor's block are the function's missing rest; the
+    # next top-level statement is not.
+    answer = at({"queue.popleft()\n            ": PY_REST + "\n\n\nif __name__ == '__main__':\n"})
+    text, _ = complete(vocab, PY_END_OF_FILE, answer, "python", "w.py")
+    assert text == PY_REST
+
+
+PY_METHOD_END = """class Stack:
+    def push(self, item):
+        if item is not None:
+            |"""
+
+
+def test_a_block_at_the_end_of_a_method_stops_at_the_next_method(vocab):
+    rest = "self.items.append(item)\n        self.size += 1"
+    answer = at({"not None:\n            ": rest + "\n\n    def pop(self):\n        pass\n"})
+    text, _ = complete(vocab, PY_METHOD_END, answer, "python", "s.py")
+    assert text == rest
+
+
 # -- what must stay as it was -------------------------------------------------------------------
 
 
@@ -419,3 +456,24 @@ def test_a_lone_brace_at_column_0_opens_the_body_below(vocab):
     )
     text, _ = complete(vocab, RUST_WHERE, at({"-> Vec<K>\n    ": middle}), "rust", "g.rs")
     assert text == middle
+
+
+PY_BRANCHES = """def search(array, low, high, val):
+    |
+        return search(array, low, mid - 1, val)
+    return mid
+"""
+
+
+def test_a_middle_that_writes_a_statement_of_the_code_below_in_another_branch_is_kept(vocab):
+    # Both branches of a binary search return the same kind of call: the middle's `return`
+    # equals the line below, then it opens the other branch, whose body is the code below.
+    middle = (
+        "if low > high:\n        return -1\n    mid = (low + high) // 2\n"
+        "    if array[mid] < val:\n        return search(array, low, mid - 1, val)\n"
+        "    elif array[mid] > val:"
+    )
+    answer = at({"val):\n    ": middle})
+    text, engine = complete(vocab, PY_BRANCHES, answer, "python", "b.py")
+    assert text == middle
+    assert len(engine.asked) == 1
