@@ -160,6 +160,13 @@ def _delta_table(
     return markdown_table(headers, rows)
 
 
+def configurations(configs: Sequence[str], meta: Mapping[str, Any]) -> str:
+    """The sentence naming each configuration with its description."""
+    descriptions = meta.get("config_descriptions", {})
+    named = ", ".join(f"`{c}` ({descriptions.get(c, '')})" for c in configs)
+    return f"Configurations: {named}."
+
+
 def markdown(
     summary: Mapping[str, Any],
     configs: Sequence[str],
@@ -171,9 +178,8 @@ def markdown(
         f"{meta.get('tasks', '?')} tasks cut from {meta.get('packages_used', '?')} packages "
         f"(seed {meta.get('seed', '?')}, {meta.get('per_kind_per_lang', '?')} per hole kind "
         f"and language), model `{meta.get('model', '?')}`, revision "
-        f"`{meta.get('revision', '?')}`, {meta.get('finished', '')}. Configurations: "
-        + ", ".join(f"`{c}` ({meta.get('config_descriptions', {}).get(c, '')})" for c in configs)
-        + "."
+        f"`{meta.get('revision', '?')}`, {meta.get('finished', '')}. "
+        + configurations(configs, meta)
     )
     lines += [
         "",

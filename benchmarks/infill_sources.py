@@ -182,6 +182,14 @@ def skip_reason(path: str, text: str) -> str | None:
 # -- fetching -------------------------------------------------------------------------------
 
 
+def pip_download(requirement: str, where: Path, binary: bool) -> None:
+    """`pip download` one distribution, without its dependencies, into `where`: a wheel when
+    `binary`, else the source distribution."""
+    kind = "--only-binary" if binary else "--no-binary"
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+    _run([*pip, kind, ":all:", "-d", str(where), requirement])
+
+
 def _run(cmd: Sequence[str], cwd: Path | None = None) -> str:
     done = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -234,21 +242,7 @@ def _pypi(pkg: Package, cache: Path, say: Callable[[str], None]) -> PreparedPack
     wheel = find()
     if wheel is None:
         say(f"pip download {pkg.label}")
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--only-binary",
-                ":all:",
-                "-d",
-                str(where),
-                f"{pkg.name}=={pkg.version}",
-            ]
-        )
+        pip_download(f"{pkg.name}=={pkg.version}", where, binary=True)
         wheel = find()
         if wheel is None:
             raise SourceError(f"pip downloaded no wheel for {pkg.label}")

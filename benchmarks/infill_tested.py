@@ -74,16 +74,23 @@ from typing import Any
 from benchmarks.harness.progress import Progress
 from benchmarks.harness.revision import git_revision
 from benchmarks.infill_metrics import is_empty
-from benchmarks.infill_report import SPLIT_TITLES, SPLITS, _delta_table, _json_safe, _table
+from benchmarks.infill_report import (
+    SPLIT_TITLES,
+    SPLITS,
+    _delta_table,
+    _json_safe,
+    _table,
+    configurations,
+)
 from benchmarks.infill_report import aggregate as aggregate_report
 from benchmarks.infill_report import plot as plot_report
 from benchmarks.infill_sources import (
     SourceError,
     SourceFile,
     _extract_once,
-    _run,
     _untar,
     cache_dir,
+    pip_download,
     sha256_file,
 )
 from benchmarks.infill_tasks import (
@@ -159,21 +166,7 @@ def fetch(where: Path | None = None, say: Callable[[str], None] = lambda _m: Non
     sdist = where / SDIST
     if not sdist.exists():
         say(f"pip download {PACKAGE}=={VERSION} (sdist)")
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "-d",
-                str(where),
-                f"{PACKAGE}=={VERSION}",
-            ]
-        )
+        pip_download(f"{PACKAGE}=={VERSION}", where, binary=False)
         if not sdist.exists():
             raise SourceError(f"pip downloaded no {SDIST} into {where}")
     found = sha256_file(sdist)
@@ -726,9 +719,8 @@ def markdown(summary: Mapping[str, Any], configs: Sequence[str], meta: Mapping[s
         f"{meta.get('tasks', '?')} tasks ({meta.get('heldout', '?')} held out) cut with seed "
         f"{meta.get('seed', '?')} from the modules of `{PACKAGE}` {VERSION} ({SOURCE}, "
         f"{LICENSE}; sdist sha256 `{SDIST_SHA256[:16]}…`), model `{meta.get('model', '?')}`, "
-        f"revision `{meta.get('revision', '?')}`, {meta.get('finished', '')}. Configurations: "
-        + ", ".join(f"`{c}` ({meta.get('config_descriptions', {}).get(c, '')})" for c in configs)
-        + "."
+        f"revision `{meta.get('revision', '?')}`, {meta.get('finished', '')}. "
+        + configurations(configs, meta)
     )
     lines += [
         "",
