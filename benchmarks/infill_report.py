@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -297,14 +297,21 @@ def write(
     results_dir: Path,
     stem: str,
     with_plot: bool = True,
+    *,
+    extra: Sequence[str] = (),
+    render: Callable[[Mapping[str, Any], Sequence[str], Mapping[str, Any]], str] | None = None,
+    plot_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """`<stem>.json` (meta, summary, per-task metrics), `<stem>.md` and `<stem>.png`."""
-    summary = aggregate(records, configs)
+    """`<stem>.json` (meta, summary, per-task metrics), `<stem>.md` and `<stem>.png`; a
+    benchmark with metrics of its own names them (`extra`), its Markdown (`render`) and its
+    plot's options."""
+    summary = aggregate(records, configs, extra)
     results_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": results_dir / f"{stem}.json", "md": results_dir / f"{stem}.md"}
     payload = {"meta": dict(meta), "summary": summary, "tasks": list(records)}
     paths["json"].write_text(json.dumps(_json_safe(payload), indent=1) + "\n")
-    paths["md"].write_text(markdown(summary, configs, meta))
+    paths["md"].write_text((render or markdown)(summary, configs, meta))
     if with_plot:
-        paths["png"] = plot(summary, configs, results_dir / f"{stem}.png", f"{stem}")
+        png = results_dir / f"{stem}.png"
+        paths["png"] = plot(summary, configs, png, stem, **(plot_options or {}))
     return paths

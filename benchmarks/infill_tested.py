@@ -78,12 +78,10 @@ from benchmarks.infill_report import (
     SPLIT_TITLES,
     SPLITS,
     _delta_table,
-    _json_safe,
     _table,
     configurations,
 )
-from benchmarks.infill_report import aggregate as aggregate_report
-from benchmarks.infill_report import plot as plot_report
+from benchmarks.infill_report import write as write_report
 from benchmarks.infill_sources import (
     SourceError,
     SourceFile,
@@ -752,22 +750,17 @@ def write(
     with_plot: bool = True,
 ) -> dict[str, Path]:
     """`<stem>.json` (meta, summary, per-task metrics), `<stem>.md` and `<stem>.png`."""
-    summary = aggregate_report(records, configs, extra=("pass",))
-    results_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": results_dir / f"{stem}.json", "md": results_dir / f"{stem}.md"}
-    payload = {"meta": dict(meta), "summary": summary, "tasks": list(records)}
-    paths["json"].write_text(json.dumps(_json_safe(payload), indent=1) + "\n")
-    paths["md"].write_text(markdown(summary, configs, meta))
-    if with_plot:
-        paths["png"] = plot_report(
-            summary,
-            configs,
-            results_dir / f"{stem}.png",
-            stem,
-            inner=("pass", "tests pass"),
-            fields=("kind",),
-        )
-    return paths
+    return write_report(
+        records,
+        configs,
+        meta,
+        results_dir,
+        stem,
+        with_plot,
+        extra=("pass",),
+        render=markdown,
+        plot_options={"inner": ("pass", "tests pass"), "fields": ("kind",)},
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
