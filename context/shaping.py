@@ -94,6 +94,9 @@ _CLOSERS = re.compile(r"[\)\]\}\"'`,;]*")
 _LOOKAHEAD_CHARS = 4000
 
 
+_DEFAULT_UNIT = "    "  # one indentation level where neither the file nor its language says
+
+
 @dataclass(frozen=True, slots=True)
 class Shape:
     """How a suggestion may end, decided before generation."""
@@ -119,7 +122,7 @@ class Shape:
     # closing the cursor's block.
     braces: bool = False
     # One indentation level where the file shows none (the language's convention).
-    default_unit: str = "    "
+    default_unit: str = _DEFAULT_UNIT
     # Indentation width of the Python `def` around the cursor (-1: none). With nothing
     # below, the rest of that function may follow the cursor's inner block.
     function_indent: int = -1
@@ -159,6 +162,7 @@ def decide_shape(
     indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip())]
     before = line_prefix.rstrip()
     lang = _lang(language)
+    unit = lang.indent if lang else _DEFAULT_UNIT  # where the file shows no indentation
     if not line_rest.strip() and not after.strip():
         if block is None:
             if lang is not None:
@@ -170,7 +174,7 @@ def decide_shape(
             indent,
             max_lines if block else 1,
             line_prefix=line_prefix,
-            default_unit=lang.indent if lang else "    ",
+            default_unit=unit,
             function_indent=_enclosing_def(text, start, indent)
             if lang and lang.indent_blocks
             else -1,
@@ -202,7 +206,7 @@ def decide_shape(
         newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
         fenced=FENCE in text,
         braces=lang is not None and not lang.indent_blocks,
-        default_unit=lang.indent if lang else "    ",
+        default_unit=unit,
     )
 
 
