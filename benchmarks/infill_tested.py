@@ -39,12 +39,14 @@ into a private temporary copy of the unpacked package (one copy per run; the mod
 restored after each task), and `python -m pytest -q -x -p no:cacheprovider
 tests/test_<category>.py` runs there with `PYTHONDONTWRITEBYTECODE=1` and a 30 s timeout (a
 timeout or a crash fails). Also recorded, as `infill_real.run_task` records them: exact match,
-edit similarity, parses, empty, first-request latency. Both configurations of `infill_real`
-(`airgap`, `naive`) run on one loaded model, alternating order task by task.
+edit similarity, parses, empty, first-request latency. The configurations of `infill_real`
+(`airgap`, `naive`) run on one loaded model, alternating order task by task; `airgap-lsp`
+(`infill_lsp`: the real server over stdio, asked as an outside editor asks) runs in a pass of
+its own before them, so that no two models share the cores.
 
     python -m benchmarks.infill_tested --tasks-only       # fetch, cut, gate, summarise
     python -m benchmarks.infill_tested [--split tuning|heldout|all] [--limit N]
-        [--kinds multiline,span] [--out NAME]
+        [--kinds multiline,span] [--configs airgap,naive] [--out NAME]
 
 Writes `benchmarks/results/<NAME>.{json,md,png}` (metrics only) and the outputs per task
 (with the expected middles and the tests' last lines) to `<cache>/tested/runs/<NAME>.jsonl`.
@@ -122,6 +124,8 @@ GATED_PER_TARGET = 8  # at most this many gated candidates per task wanted, per 
 GATE_VERSION = 1  # bump when the gate's meaning changes: cached results are then ignored
 TAIL = 1200  # characters of the tests' output kept for a failing run
 CONFIGS = ("airgap", "naive")
+# The server over stdio (`infill_lsp`): run in a pass of its own before the in-process ones.
+LSP = "airgap-lsp"
 
 KEPT = "kept"
 SANITY = "tests fail with the expected middle"
@@ -776,7 +780,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="infill_tested", help="result file names")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--results-dir", type=Path, default=RESULTS)
+    p.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help=f"comma-separated, from {', '.join((*CONFIGS, LSP))} (the first is compared "
+        "with the second)",
+    )
     args = p.parse_args(argv)
+    args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    wrong = [c for c in args.configs if c not in (*CONFIGS, LSP)]
+    if wrong or not args.configs or len(set(args.configs)) != len(args.configs):
+        p.error(f"--configs: choose from {', '.join((*CONFIGS, LSP))} (got {args.configs})")
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     unknown = [k for k in args.kinds if k not in KINDS]
     if unknown or not args.kinds:
@@ -808,8 +822,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks.infill_real import DESCRIPTIONS, make_runners, run_task
 
         started = time.strftime("%Y-%m-%d %H:%M:%S")
-        configs = list(CONFIGS)
-        runners, info = make_runners(configs)
+        configs = args.configs
+        descriptions = dict(DESCRIPTIONS)
+        runners: dict[str, Any] = {}
+        info: dict[str, Any] = {}
+        if LSP in configs:
+            from benchmarks.infill_lsp import DESCRIPTION, LspRunner, recorded
+
+            descriptions[LSP] = DESCRIPTION
+            with LspRunner() as server, Progress(len(tasks), label="lsp") as progress:
+                outcomes = {}
+                for task in tasks:
+                    outcomes[task.task_id] = server(task, "")
+                    progress.advance(status=task.kind)
+                info.update(server.info)
+            runners[LSP] = recorded(outcomes)
+        in_process = [c for c in configs if c != LSP]
+        if in_process:
+            loaded, loaded_info = make_runners(in_process)
+            runners.update(loaded)
+            info.update(loaded_info)
         outputs_path = tested_dir() / "runs" / f"{args.out}.jsonl"
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         records: list[dict[str, Any]] = []
@@ -822,7 +854,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "limit": args.limit,
                 "kinds": args.kinds,
                 "configs": configs,
-                "config_descriptions": {c: DESCRIPTIONS[c] for c in configs},
+                "config_descriptions": {c: descriptions[c] for c in configs},
                 "tasks": len(records),
                 "heldout": sum(r["split"] == "heldout" for r in records),
                 "tasks_selected": len(tasks),

@@ -205,11 +205,11 @@ class LspTransport:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._drain, 5)
 
-    async def open(self, uri: str, text: str) -> None:
+    async def open(self, uri: str, text: str, language_id: str = "python") -> None:
         self.client.text_document_did_open(
             types.DidOpenTextDocumentParams(
                 text_document=types.TextDocumentItem(
-                    uri=uri, language_id="python", version=1, text=text
+                    uri=uri, language_id=language_id, version=1, text=text
                 )
             )
         )

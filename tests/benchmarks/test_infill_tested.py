@@ -340,3 +340,11 @@ def test_cli_arguments() -> None:
     assert tested.parse_args(["--tasks-only"]).tasks_only
     with pytest.raises(SystemExit):
         tested.parse_args(["--kinds", "eol"])
+
+
+def test_configurations_are_chosen_by_name() -> None:
+    assert tested.parse_args([]).configs == ["airgap", "naive"]
+    assert tested.parse_args(["--configs", "airgap-lsp,naive"]).configs == ["airgap-lsp", "naive"]
+    for wrong in ("airgap,llama", "naive,naive", ","):
+        with pytest.raises(SystemExit):
+            tested.parse_args(["--configs", wrong])
