@@ -26,7 +26,7 @@ from lsprotocol import types
 
 from benchmarks.infill_real import Outcome
 from benchmarks.infill_tasks import Task
-from benchmarks.latency_lsp import LspTransport, position
+from benchmarks.latency_lsp import LspTransport, first_item, position
 
 DESCRIPTION = "the real server over stdio (didOpen, inlineCompletion at the hole, didClose)"
 REQUEST_TIMEOUT_S = 600.0
@@ -75,32 +75,25 @@ class LspRunner:
         transport = self.transport
         seen = len(transport.completions)
         await transport.open(uri, task.text, task.language)
-        params = types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=position(task.text, task.offset),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Invoked
-            ),
+        cursor = position(task.text, task.offset)
+        pending = transport.request(
+            uri, task.text, task.offset, task.kind, types.InlineCompletionTriggerKind.Invoked
         )
         t = time.perf_counter()
         try:
-            result = await asyncio.wait_for(
-                transport.client.text_document_inline_completion_async(params), REQUEST_TIMEOUT_S
-            )
+            result = await asyncio.wait_for(pending.future, REQUEST_TIMEOUT_S)
             error = ""
         except Exception as exc:  # an error answer is the task's outcome, not the run's end
             result, error = None, f"{type(exc).__name__}: {exc}"[:300]
         latency = (time.perf_counter() - t) * 1000
         await transport.close(uri)
-        items = result.items if isinstance(result, types.InlineCompletionList) else result or []
         text = None
-        if items:
-            insert = items[0].insert_text
-            text = insert if isinstance(insert, str) else insert.value
-            where = items[0].range
-            if where is not None and (where.start != params.position or where.end != where.start):
+        item = first_item(result)
+        if item is not None:
+            text, where = item
+            if where is not None and (where.start != cursor or where.end != where.start):
                 # Only an insertion at the cursor is a middle; say so rather than guess.
-                text, error = None, f"item range {where} is not the cursor {params.position}"
+                text, error = None, f"item range {where} is not the cursor {cursor}"
         await asyncio.sleep(0.05)  # let the answer's airgap/status arrive
         last = transport.completions[-1] if len(transport.completions) > seen else {}
         return Outcome(

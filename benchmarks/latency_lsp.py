@@ -48,6 +48,16 @@ def position(text: str, offset: int) -> types.Position:
     return types.Position(line=before.count("\n"), character=len(column.encode("utf-16-le")) // 2)
 
 
+def first_item(result: Any) -> tuple[str, types.Range | None] | None:
+    """The text and range of the first item of an inlineCompletion answer (a list, a bare
+    array or null), or None when it has none."""
+    items = result.items if isinstance(result, types.InlineCompletionList) else result or []
+    if not items:
+        return None
+    insert = items[0].insert_text
+    return (insert if isinstance(insert, str) else insert.value), items[0].range
+
+
 class _Request:
     def __init__(self, client: LanguageClient, params: types.InlineCompletionParams) -> None:
         self.client = client
@@ -73,13 +83,8 @@ class _Request:
             return Outcome(None, error=str(exc)[:200])
         except RuntimeError as exc:  # the server process exited
             return Outcome(None, error=str(exc)[:200])
-        if result is None:
-            return Outcome(None)
-        items = result.items if isinstance(result, types.InlineCompletionList) else result
-        if not items:
-            return Outcome(None)
-        insert = items[0].insert_text
-        return Outcome(insert if isinstance(insert, str) else insert.value)
+        item = first_item(result)
+        return Outcome(item[0] if item is not None else None)
 
 
 class LspTransport:
@@ -227,13 +232,18 @@ class LspTransport:
             )
         )
 
-    def request(self, uri: str, text: str, offset: int, kind: Kind) -> _Request:
+    def request(
+        self,
+        uri: str,
+        text: str,
+        offset: int,
+        kind: Kind,
+        trigger: types.InlineCompletionTriggerKind = types.InlineCompletionTriggerKind.Automatic,
+    ) -> _Request:
         params = types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=position(text, offset),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
-            ),
+            context=types.InlineCompletionContext(trigger_kind=trigger),
         )
         return _Request(self.client, params)
 
