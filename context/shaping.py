@@ -269,6 +269,11 @@ def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
     equal to it is a copy at once."""
     if not shape.next_lines or lines[i].strip() != shape.next_lines[0]:
         return False
+    line = shape.line_prefix + lines[i] if i == 0 else lines[i]
+    if indent_width(line) != shape.scope_indent:
+        # The same statement at another depth is another place in the code (a branch that
+        # ends in what the code below does after it), not the code below written again.
+        return False
     if len(shape.next_lines) == 1:
         return _distinctive(shape.next_lines[0])
     following = next((ln.strip() for ln in lines[i + 1 :] if ln.strip()), None)

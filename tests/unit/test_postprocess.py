@@ -193,3 +193,40 @@ def test_repeated_short_lines_and_two_identical_rows_are_no_loop():
     assert stop_index(rows, shape, "    ") is None
     closers = "        })\n    })\n" * 3 + "    x = 1\n"
     assert stop_index(closers, shape, "    ") is None
+
+
+def test_the_statement_below_written_at_another_depth_is_not_the_code_below():
+    # The middle ends a branch with the statement the code below also makes, one level
+    # deeper, then opens the block whose body that code is: the model's whole answer.
+    doc = (
+        "def lookup(table, key):\n"
+        "    try:\n"
+        "        if table[key]:\n"
+        "            return key\n"
+        "|\n"
+        "        raise LookupError(\n"
+        "            key)\n"
+        "    return None\n"
+    )
+    at = doc.index("|")
+    shape = decide_at(doc.replace("|", ""), at, "python")
+    out = "        else:\n            raise LookupError(\n                key)\n    except KeyError:\n"
+    assert stop_index(out, shape, shape.line_prefix) is None
+    # The same lines at the code's own depth are the code below again.
+    copy = "        else:\n            pass\n        raise LookupError(\n            key)\n"
+    assert stop_index(copy, shape, shape.line_prefix) == len("        else:\n            pass")
+
+
+def test_a_brace_language_statement_below_at_another_depth_is_kept():
+    doc = (
+        "func get(m map[string]int, k string) int {\n"
+        "\tif v, ok := m[k]; ok {\n"
+        "|\n"
+        "\treturn fallback(\n"
+        "\t\tk)\n"
+        "}\n"
+    )
+    at = doc.index("|")
+    shape = decide_at(doc.replace("|", ""), at, "go")
+    out = "\t\tif v > 0 {\n\t\t\treturn fallback(\n\t\t\t\tk)\n\t\t}\n\t\treturn v\n\t}\n"
+    assert stop_index(out, shape, shape.line_prefix) is None
