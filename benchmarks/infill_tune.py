@@ -215,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "naive": naive_output,
                 "expected": task.expected,
                 "error": outcome.error,
+                # what the stop rules let the model write (the cost of waiting for an end)
+                "generated": outcome.generated_tokens,
             }
         )
         if args.show and not s["exact"]:
@@ -234,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"memo: {memo.hits} replayed, {memo.misses} generated")
+    generated = sum(r["generated"] for r in rows)
+    each = generated / max(len(rows), 1)
+    print(f"tokens the stop rules let the model write: {generated} ({each:.1f} a task)")
     metrics = ("exact", "starts", "edit", "parses", "empty")
     print(f"{'':16} {'n':>4} " + " ".join(f"{k:>6}" for k in metrics))
     for name, items in sorted(scores.items(), key=lambda kv: (kv[0] != "all", kv[0])):

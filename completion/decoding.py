@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from airgap_lsp.completion.engine import DecodeOptions, DecodeResult, Engine, IsCancelled, StopRule
 from airgap_lsp.completion.postprocess import finalize, is_placeholder, strip_code_fence
 from airgap_lsp.completion.prompt import Prompt
-from airgap_lsp.context import Shape, only_code_below, stop_index
+from airgap_lsp.context import Shape, only_code_below, settle_infill, stop_index
 
 STOPPED = frozenset({"cancelled", "budget", "prompt_budget"})  # no time left for a retry
 
@@ -59,6 +59,8 @@ def clean_output(
         # Out of time or tokens inside a block: keep the complete lines only (the prefetch
         # computes the rest while the user reads them).
         raw = raw[: raw.rindex("\n") + 1]
+    if prompt.kind != "chat":
+        raw = settle_infill(raw, shape, ended=result.stop_reason in ("eog", "stop"))
     if shape.code_below and only_code_below(raw, shape):
         return None  # the stop rule could not tell yet: the middle ended there
     text = finalize(raw, prompt.suffix_text, shape)

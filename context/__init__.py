@@ -49,6 +49,7 @@ Public API::
     decide_shape(text, offset, language=None, tree=None, *, max_lines=24, block=None) -> Shape
         the one decider of a suggestion's shape; Shape.mode is its CompletionMode
     stop_index(text, shape, line_prefix) -> int | None     the streaming stop rule
+    settle_infill(text, shape) -> str     the whole middle, its undecided cut made
     only_code_below(text, shape) -> bool     a middle that is only the code below again
     completion_mode(text, offset, language, tree=None) -> CompletionMode
     shape_completion(text, offset, completion, language, *, mode=None, tree=None) -> str
@@ -77,6 +78,7 @@ from airgap_lsp.context.shaping import (
     dedupe_suffix,
     heal_word_end,
     only_code_below,
+    settle_infill,
     shape_completion,
     stop_index,
     trim_parse_errors,
@@ -111,6 +113,7 @@ __all__ = [
     "heal_word_end",
     "language_for",
     "only_code_below",
+    "settle_infill",
     "shape_completion",
     "stop_index",
     "trim_parse_errors",

@@ -345,16 +345,64 @@ def _closes_below(line: str, depth: int, shape: Shape) -> bool:
     )
 
 
-def _stop_infill(text: str, shape: Shape) -> int | None:
+class _Departure:
+    """The middle has left the scope the code below is indented in (a line at column 0).
+
+    Most often the model ran on past the hole: it ended the function and went on to the
+    next. But a hole may hold the end of one definition and the head of the next, whose body
+    the code below is (`}` ... `func Next() {`): such a middle comes back to the code's
+    depth through a line that opens a block. So the cut before the leaving line waits: it
+    is made once the middle, back inside, leaves again, after `RUN_ON` lines or `INSIDE`
+    lines back inside (the model is writing a definition of its own), or at the end unless
+    the model ended the middle itself and its last line outside the scope opens a block."""
+
+    RUN_ON = 6  # lines after leaving that show the model ran on
+    INSIDE = 2  # lines back inside that show it (the hole's end is near the head it wrote)
+
+    def __init__(self, cut: int, scope_indent: int) -> None:
+        self.cut = cut
+        self.scope_indent = scope_indent
+        self.opened = False  # the last line outside the scope opens a block
+        self.inside = False  # lines at the code's depth have followed that block's head
+        self.brackets = 0  # `(`/`[` left open since leaving (a head over several lines)
+        self.lines = 0
+        self.inside_lines = 0
+
+    def ran_on(self, line: str) -> bool:
+        """Take the next line of the middle: has the middle now run on?"""
+        self.lines += 1
+        if line.strip():
+            if indent_width(line) < self.scope_indent:
+                if self.inside:
+                    return True
+                self.opened = line.rstrip().endswith(OPENERS)
+            elif self.brackets <= 0:
+                if not self.opened:
+                    return True
+                self.inside = True
+            if self.inside:
+                self.inside_lines += 1
+            self.brackets += sum(line.count(c) for c in "([") - sum(line.count(c) for c in ")]")
+        return self.lines > self.RUN_ON or self.inside_lines > self.INSIDE
+
+    @property
+    def returned(self) -> bool:
+        """The middle is back at the code's depth, or ends with the head of its block."""
+        return self.opened
+
+
+def _stop_infill(text: str, shape: Shape, final: bool = False, ended: bool = True) -> int | None:
     """The stop rule with code below: the model's own end token ends the middle; cut before
     a line that repeats the code below (or its closing bracket, once the middle has closed
     more than it opened), a line at column 0 while the code below is indented
-    (the middle left its scope), a new top-level definition after other lines
-    (unless the hole at column 0 must open the indented code below), a Markdown code fence in
-    a document without one, before a third copy of a block of lines (`_loops`), or after
-    max_lines. (A small instruct model often writes on past the hole instead of ending it: it
-    copies the code below, starts the next definition, or closes the code block of a chat
-    answer.)"""
+    (the middle left its scope, unless it comes back: see `_Departure`), a new top-level
+    definition after other lines (unless the hole at column 0 must open the indented code
+    below), a Markdown code fence in a document without one, before a third copy of a block
+    of lines (`_loops`), or after max_lines. (A small instruct model often writes on past
+    the hole instead of ending it: it copies the code below, starts the next definition, or
+    closes the code block of a chat answer.) `final`: the text is the whole middle, and a
+    departure not come back from is cut now; so is any departure when the model did not end
+    the middle itself (`ended` False: out of time or tokens)."""
     lines = text.split("\n")
     complete = lines[:-1]  # the last line may still be growing
     first = 0 if shape.at_line_start else 1  # otherwise line 0 continues the cursor's line
@@ -365,26 +413,47 @@ def _stop_infill(text: str, shape: Shape) -> int | None:
     head = next((ln for ln in [shape.line_prefix + lines[0], *lines[1:]] if ln.strip()), "")
     opens_scope = shape.scope_indent > 0 and bool(head) and indent_width(head) == 0
     depth = 0  # the middle's bracket balance up to the line at hand
+    left: _Departure | None = None
+
+    def cut(at: int) -> int:
+        # Before the middle has come back, a cut after it left is a cut where it left.
+        return left.cut if left is not None and not left.returned else at
+
     for i, line in enumerate(complete):
         depth += _bracket_balance(line)
+        if left is not None and left.ran_on(line):
+            return left.cut
         if i >= first and (_repeats_below(complete, i, shape) or _closes_below(line, depth, shape)):
-            return max(offset - 1, 0)
+            return cut(max(offset - 1, 0))
         loop = _loops(complete, i)
         if loop is not None:
-            return loop
+            return cut(loop)
         if i >= first and not shape.fenced and line.lstrip().startswith(FENCE):
-            return max(offset - 1, 0)
-        if i >= 1 and line.strip() and indent_width(line) == 0 and not opens_scope:
+            return cut(max(offset - 1, 0))
+        if left is None and i >= 1 and line.strip() and indent_width(line) == 0 and not opens_scope:
             # A lone `{` at column 0 opens a body (Rust's `where` clauses, Allman style).
             if shape.scope_indent > 0 and line[0] not in "#{":
-                return max(offset - 1, 0)
-            if written and _DEFINITION.match(line):
+                left = _Departure(max(offset - 1, 0), shape.scope_indent)
+                left.ran_on(line)
+            elif written and _DEFINITION.match(line):
                 return max(offset - 1, 0)
         written = written or bool(line.strip())
         if i + 1 >= shape.max_lines:
-            return offset + len(line)
+            return cut(offset + len(line))
         offset += len(line) + 1
+    if left is not None and final and (not ended or left.ran_on(lines[-1]) or not left.returned):
+        return left.cut
     return None
+
+
+def settle_infill(text: str, shape: Shape, ended: bool = True) -> str:
+    """The whole middle without a departure from the code's scope (see `_Departure`) that it
+    never came back from, or that the model did not end itself (`ended` False: time or
+    tokens ran out)."""
+    if not shape.code_below:
+        return text
+    cut = _stop_infill(text, shape, final=True, ended=ended)
+    return text if cut is None else text[:cut]
 
 
 def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:

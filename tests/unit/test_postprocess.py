@@ -8,7 +8,7 @@ from airgap_lsp.completion.postprocess import (
     strip_code_fence,
     trim_suffix_overlap,
 )
-from airgap_lsp.context.shaping import Shape, stop_index
+from airgap_lsp.context.shaping import Shape, settle_infill, stop_index
 from airgap_lsp.context.shaping import decide_shape as decide_at
 
 
@@ -195,6 +195,15 @@ def test_repeated_short_lines_and_two_identical_rows_are_no_loop():
     assert stop_index(closers, shape, "    ") is None
 
 
+def _middle(doc: str, language: str, out: str) -> str:
+    """What is left of the model's whole output `out` at `|` in `doc`: the streaming stop
+    rule's cut, then the end-of-output settling."""
+    at = doc.index("|")
+    shape = decide_at(doc.replace("|", ""), at, language)
+    cut = stop_index(out, shape, shape.line_prefix)
+    return settle_infill(out if cut is None else out[:cut], shape)
+
+
 def test_the_statement_below_written_at_another_depth_is_not_the_code_below():
     # The middle ends a branch with the statement the code below also makes, one level
     # deeper, then opens the block whose body that code is: the model's whole answer.
@@ -208,25 +217,41 @@ def test_the_statement_below_written_at_another_depth_is_not_the_code_below():
         "            key)\n"
         "    return None\n"
     )
-    at = doc.index("|")
-    shape = decide_at(doc.replace("|", ""), at, "python")
-    out = "        else:\n            raise LookupError(\n                key)\n    except KeyError:\n"
-    assert stop_index(out, shape, shape.line_prefix) is None
+    out = "        else:\n            raise LookupError(\n                key)\n"
+    out += "    except KeyError:\n"
+    assert _middle(doc, "python", out) == out
     # The same lines at the code's own depth are the code below again.
     copy = "        else:\n            pass\n        raise LookupError(\n            key)\n"
-    assert stop_index(copy, shape, shape.line_prefix) == len("        else:\n            pass")
-
-
-def test_a_brace_language_statement_below_at_another_depth_is_kept():
-    doc = (
-        "func get(m map[string]int, k string) int {\n"
-        "\tif v, ok := m[k]; ok {\n"
-        "|\n"
-        "\treturn fallback(\n"
-        "\t\tk)\n"
-        "}\n"
-    )
-    at = doc.index("|")
-    shape = decide_at(doc.replace("|", ""), at, "go")
+    assert _middle(doc, "python", copy) == "        else:\n            pass"
+    # In a brace language too.
+    doc = "func get(m map[string]int, k string) int {\n\tif v, ok := m[k]; ok {\n|\n"
+    doc += "\treturn fallback(\n\t\tk)\n}\n"
     out = "\t\tif v > 0 {\n\t\t\treturn fallback(\n\t\t\t\tk)\n\t\t}\n\t\treturn v\n\t}\n"
-    assert stop_index(out, shape, shape.line_prefix) is None
+    assert _middle(doc, "go", out) == out
+
+
+GO_TWO_FUNCS = "var name string\n\nfunc Name() string {\n\t|\n\tname = n\n}\n"
+
+
+def test_a_hole_across_the_end_of_a_definition_keeps_the_head_of_the_next():
+    # The hole holds the end of one function and the head of the next, whose body is the
+    # code below: the middle leaves the code's scope and comes back through a block's head.
+    out = "return name\n}\n\n// SetName sets the name.\nfunc SetName(n string) {"
+    assert _middle(GO_TWO_FUNCS, "go", out) == out
+    doc = "def name():\n    |\n    return n * 2\n"
+    out = "return NAME\n\n\n@cache\ndef double(\n    n,\n):"
+    assert _middle(doc, "python", out) == out
+    # ... and back inside, the middle may begin the body the code below continues.
+    more = "return name\n}\n\nfunc SetName(n string) {\n\tlog(n)"
+    assert _middle(GO_TWO_FUNCS, "go", more) == more
+
+
+def test_a_middle_that_leaves_the_scope_for_good_is_cut_where_it_left():
+    # It ends the function and stops there, or writes other code at column 0, or comes
+    # back into a function of its own and leaves that one too: it ran on past the hole.
+    assert _middle(GO_TWO_FUNCS, "go", "return name\n}\n") == "return name"
+    assert _middle(GO_TWO_FUNCS, "go", "return name\n}\n\nvar other = 1") == "return name"
+    ran_on = "return name\n}\n\nfunc Other() int {\n\treturn 1\n}\n\nfunc SetName(n string) {"
+    assert _middle(GO_TWO_FUNCS, "go", ran_on) == "return name"
+    doc = "def name():\n    |\n    return n * 2\n"
+    assert _middle(doc, "python", "return NAME\n\n\nx = 1\n    y = 2").rstrip() == "return NAME"
