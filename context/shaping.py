@@ -85,10 +85,11 @@ OPENERS = (":", "{", "(", "[", "=>", "->")
 # A line ending like these, with the body already below, continues on a new line.
 NEW_LINE_OPENERS = (":", "{")
 FENCE = "```"
-# The start of a new top-level definition, in any of the supported languages.
+# The start of a new top-level definition, in any of the supported languages. A re-export
+# (`export * from "./a"`, `export { b } from "./b"`) is a line of a list, not a definition.
 _DEFINITION = re.compile(
     r"(@|(async\s+def|def|class|func|fn|pub|impl|struct|enum|trait|mod|interface|function|"
-    r"export)\b)"
+    r"export(?!\s*(\*|\{[^}]*\})(\s*as\s+\w+)?\s*from\b))\b)"
 )
 _CLOSERS = re.compile(r"[\)\]\}\"'`,;]*")
 _LOOKAHEAD_CHARS = 4000

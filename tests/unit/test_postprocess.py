@@ -255,3 +255,13 @@ def test_a_middle_that_leaves_the_scope_for_good_is_cut_where_it_left():
     assert _middle(GO_TWO_FUNCS, "go", ran_on) == "return name"
     doc = "def name():\n    |\n    return n * 2\n"
     assert _middle(doc, "python", "return NAME\n\n\nx = 1\n    y = 2").rstrip() == "return NAME"
+
+
+def test_a_span_over_lines_of_re_exports_is_kept_whole():
+    # A re-export is a line of a list, not a new definition the model ran into.
+    doc = 'export * from "./atom"\nexport * from "./com|"\nexport * from "./reaction"\n'
+    out = 'puted"\nexport { default as flow } from "./flow"\nexport * from "./obs'
+    assert _middle(doc, "typescript", out) == out
+    # A definition after the list is still where the model ran on.
+    ran_on = 'puted"\n\nexport function observe() {}\n'
+    assert _middle(doc, "typescript", ran_on) == 'puted"\n'
