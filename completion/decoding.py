@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from airgap_lsp.completion.engine import DecodeOptions, DecodeResult, Engine, IsCancelled, StopRule
 from airgap_lsp.completion.postprocess import finalize, is_placeholder, strip_code_fence
 from airgap_lsp.completion.prompt import Prompt
-from airgap_lsp.context import Shape, only_code_below, settle_infill, stop_index
+from airgap_lsp.context import Shape, only_code_below, settle_infill, stop_index, unstrand
 
 STOPPED = frozenset({"cancelled", "budget", "prompt_budget"})  # no time left for a retry
 
@@ -71,6 +71,10 @@ def clean_output(
             # still starts the answer (a loop's head, say; the user types on from there).
             shaped = _first_line(text, shape)
         text = shaped if shaped.strip() else None
+    if text is not None:
+        # Last, after every other cut: the jump that strands the code below may be left last
+        # by the syntax check, which drops the lines after it.
+        text = unstrand(text, shape) or None
     return text
 
 

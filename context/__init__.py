@@ -50,6 +50,7 @@ Public API::
         the one decider of a suggestion's shape; Shape.mode is its CompletionMode
     stop_index(text, shape, line_prefix) -> int | None     the streaming stop rule
     settle_infill(text, shape) -> str     the whole middle, its undecided cut made
+    unstrand(text, shape) -> str     the suggestion, without a jump that strands the code below
     only_code_below(text, shape) -> bool     a middle that is only the code below again
     completion_mode(text, offset, language, tree=None) -> CompletionMode
     shape_completion(text, offset, completion, language, *, mode=None, tree=None) -> str
@@ -83,6 +84,7 @@ from airgap_lsp.context.shaping import (
     stop_index,
     trim_parse_errors,
     trim_to_block,
+    unstrand,
 )
 from airgap_lsp.context.syntax import ParsedDocument, SyntaxCache, TextEdit
 from airgap_lsp.context.workspace import WorkspaceIndex
@@ -118,4 +120,5 @@ __all__ = [
     "stop_index",
     "trim_parse_errors",
     "trim_to_block",
+    "unstrand",
 ]

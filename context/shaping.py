@@ -457,6 +457,49 @@ def settle_infill(text: str, shape: Shape, ended: bool = True) -> str:
     return text if cut is None else text[:cut]
 
 
+def unstrand(text: str, shape: Shape) -> str:
+    """The finished suggestion without a last block that leaves the code below unreachable
+    (see `_strands_code_below`)."""
+    if not shape.code_below:
+        return text
+    cut = _strands_code_below(text, shape)
+    return text if cut is None else text[:cut]
+
+
+# A statement after which nothing in its block runs.
+_JUMP = re.compile(r"(return|continue|break|raise|throw)\b|panic!?\(")
+# Code below that a jump does not strand: the block's end or another branch of it.
+_NOT_STRANDED = re.compile(
+    r"[\)\]\}]|(elif|else|except|finally|case|default|catch)\b|#|//|/\*|\*|\"\"\"|'\'\'"
+)
+
+
+def _strands_code_below(text: str, shape: Shape) -> int | None:
+    """Where to cut a middle whose last line jumps away (`return`, `continue`, `raise` ...)
+    at the depth of the code below, which would follow it in the same block and never run:
+    before the head of the block the middle opened for that jump (`elif c == ' ':` /
+    `continue` written before the rest of a branch), else before the jump itself. A
+    model that writes the right line and then a branch of its own takes the code below
+    into that branch. None: nothing to cut."""
+    below = shape.next_lines[0] if shape.next_lines else ""
+    if not below or _NOT_STRANDED.match(below) or not shape.at_line_start:
+        return None
+    if shape.line_rest.strip():
+        return None  # the code below starts on the cursor's line: the middle ends before it
+    lines = text.rstrip().split("\n")
+    last = lines[-1]
+    if len(lines) < 2 or not _JUMP.match(last.strip()):
+        return None
+    if indent_width(shape.line_prefix + last if len(lines) == 1 else last) != shape.scope_indent:
+        return None
+    cut = len(lines) - 1
+    for i in range(len(lines) - 2, 0, -1):
+        if lines[i].strip() and indent_width(lines[i]) < shape.scope_indent:
+            cut = i if lines[i].rstrip().endswith(OPENERS) else cut
+            break
+    return sum(len(ln) + 1 for ln in lines[:cut]) - 1
+
+
 def stop_index(text: str, shape: Shape, line_prefix: str) -> int | None:
     """Where a growing suggestion must end, or None to keep generating.
 

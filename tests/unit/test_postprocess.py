@@ -8,7 +8,7 @@ from airgap_lsp.completion.postprocess import (
     strip_code_fence,
     trim_suffix_overlap,
 )
-from airgap_lsp.context.shaping import Shape, settle_infill, stop_index
+from airgap_lsp.context.shaping import Shape, settle_infill, stop_index, unstrand
 from airgap_lsp.context.shaping import decide_shape as decide_at
 
 
@@ -201,7 +201,7 @@ def _middle(doc: str, language: str, out: str) -> str:
     at = doc.index("|")
     shape = decide_at(doc.replace("|", ""), at, language)
     cut = stop_index(out, shape, shape.line_prefix)
-    return settle_infill(out if cut is None else out[:cut], shape)
+    return unstrand(settle_infill(out if cut is None else out[:cut], shape), shape)
 
 
 def test_the_statement_below_written_at_another_depth_is_not_the_code_below():
@@ -265,3 +265,44 @@ def test_a_span_over_lines_of_re_exports_is_kept_whole():
     # A definition after the list is still where the model ran on.
     ran_on = 'puted"\n\nexport function observe() {}\n'
     assert _middle(doc, "typescript", ran_on) == 'puted"\n'
+
+
+def test_a_middle_that_leaves_the_code_below_unreachable_loses_the_block_that_does():
+    # Seen in the latency suite (HumanEval/1, a hole of one line): the right line, then a
+    # branch of the model's own whose `continue` the code below would follow, never to run.
+    doc = (
+        "def groups(chars):\n"
+        "    depth = 0\n"
+        "    for c in chars:\n"
+        "        if c == '(':\n"
+        "            depth += 1\n"
+        "|\n"
+        "            if depth == 0:\n"
+        "                print(c)\n"
+        "    return depth\n"
+    )
+    out = "            print(depth)\n        elif c == ' ':\n            continue\n"
+    assert _middle(doc, "python", out) == "            print(depth)"
+    # A jump in the cursor's own block goes, the lines before it stay.
+    assert (
+        _middle(doc, "python", "            x = 1\n            continue\n") == "            x = 1"
+    )
+    # Another branch below, or a jump that is the whole middle, is left alone.
+    other = doc.replace("            if depth == 0:\n", "        else:\n")
+    assert _middle(other, "python", out) == out
+    assert _middle(doc, "python", "            continue\n") == "            continue\n"
+    go = "func f(s string) {\n\tfor _, c := range s {\n\t\tif c == '(' {\n\t\t\tdepth++\n|\n"
+    go += "\t\t\tif depth == 0 {\n\t\t\t\tn++\n\t\t\t}\n\t\t}\n\t}\n}\n"
+    out = "\t\t\tn--\n\t\t} else if c == ' ' {\n\t\t\tcontinue\n"
+    assert _middle(go, "go", out) == "\t\t\tn--"
+    # Through the clean-up, also when the syntax check is what leaves the jump last.
+    from airgap_lsp.completion.decoding import clean_output
+    from airgap_lsp.completion.engine import DecodeResult, DecodeStats
+    from airgap_lsp.completion.prompt import Prompt
+
+    at = doc.index("|")
+    shape = decide_at(doc.replace("|", ""), at, "python")
+    prompt = Prompt([], "fim", 0, 0, 0, suffix_text=doc[at + 1 :])
+    branch = "            print(depth)\n        elif c == ' ':\n            continue\n"
+    result = DecodeResult([], branch + "        else:\n            x = (\n", "eog", DecodeStats())
+    assert clean_output(result, prompt, shape, lambda _: branch) == "            print(depth)"
