@@ -364,9 +364,9 @@ class _Departure:
         self.cut = cut
         self.scope_indent = scope_indent
         self.opened = False  # the last line outside the scope opens a block
-        self.inside = False  # lines at the code's depth have followed that block's head
         self.brackets = 0  # `(`/`[` left open since leaving (a head over several lines)
         self.lines = 0
+        # Lines back at the code's depth since that block's head (0: not back inside yet).
         self.inside_lines = 0
 
     def ran_on(self, line: str) -> bool:
@@ -374,14 +374,14 @@ class _Departure:
         self.lines += 1
         if line.strip():
             if indent_width(line) < self.scope_indent:
-                if self.inside:
+                if self.inside_lines:
                     return True
                 self.opened = line.rstrip().endswith(OPENERS)
             elif self.brackets <= 0:
                 if not self.opened:
                     return True
-                self.inside = True
-            if self.inside:
+                self.inside_lines += 1
+            elif self.inside_lines:
                 self.inside_lines += 1
             self.brackets += sum(line.count(c) for c in "([") - sum(line.count(c) for c in ")]")
         return self.lines > self.RUN_ON or self.inside_lines > self.INSIDE
@@ -490,12 +490,13 @@ def _strands_code_below(text: str, shape: Shape) -> int | None:
     last = lines[-1]
     if len(lines) < 2 or not _JUMP.match(last.strip()):
         return None
-    if indent_width(shape.line_prefix + last if len(lines) == 1 else last) != shape.scope_indent:
+    if indent_width(last) != shape.scope_indent:
         return None
     cut = len(lines) - 1
     for i in range(len(lines) - 2, 0, -1):
         if lines[i].strip() and indent_width(lines[i]) < shape.scope_indent:
-            cut = i if lines[i].rstrip().endswith(OPENERS) else cut
+            if lines[i].rstrip().endswith(OPENERS):
+                cut = i
             break
     return sum(len(ln) + 1 for ln in lines[:cut]) - 1
 
