@@ -424,7 +424,10 @@ def _stop_infill(text: str, shape: Shape, final: bool = False, ended: bool = Tru
         depth += _bracket_balance(line)
         if left is not None and left.ran_on(line):
             return left.cut
-        if i >= first and (_repeats_below(complete, i, shape) or _closes_below(line, depth, shape)):
+        whole = shape.line_prefix + line if i == 0 else line  # line 0 starts at the cursor
+        if i >= first and (
+            _repeats_below(complete, i, shape) or _closes_below(whole, depth, shape)
+        ):
             return cut(max(offset - 1, 0))
         loop = _loops(complete, i)
         if loop is not None:
@@ -816,7 +819,7 @@ def dedupe_suffix(
         if body.endswith(suffix[:k]) and _token_boundaries(body, len(body) - k, suffix, k):
             overlap = k
             break
-    if overlap == 0:
+    if overlap == 0 or _another_depth(text, offset, body, len(body) - overlap):
         return completion
     trimmed = body[: len(body) - overlap].rstrip()
     lang = _lang(language)
@@ -824,6 +827,26 @@ def dedupe_suffix(
         return trimmed
     probe = _ErrorProbe(text, offset, lang, tree, tail)
     return trimmed if probe.errors(trimmed) <= probe.errors(completion) else completion
+
+
+def _another_depth(text: str, offset: int, body: str, start: int) -> bool:
+    """The repeat that begins at `body[start]` begins a line of the middle, the code below
+    begins a line too, and the two stand at different depths: a `}` closing another block
+    than the `}` below, not that `}` written again."""
+    line_start_at = body.rfind("\n", 0, start) + 1
+    if body[line_start_at:start].strip():
+        return False  # the repeat continues a line of the middle (an auto-closed `)`)
+    rest = text[offset:]
+    lead = rest[: len(rest) - len(rest.lstrip(" \t\n"))]
+    if "\n" not in lead:
+        return False  # the code below continues the cursor's line
+    below = lead.rsplit("\n", 1)[1]
+    here = body[line_start_at:start]
+    if line_start_at == 0:
+        here = text[line_start(text, offset) : offset] + here
+        if here.strip():
+            return False  # the middle's first line continues code before the cursor
+    return indent_width(here) != indent_width(below)
 
 
 def _token_boundaries(body: str, start: int, suffix: str, k: int) -> bool:

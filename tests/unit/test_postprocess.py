@@ -8,7 +8,7 @@ from airgap_lsp.completion.postprocess import (
     strip_code_fence,
     trim_suffix_overlap,
 )
-from airgap_lsp.context.shaping import Shape, settle_infill, stop_index, unstrand
+from airgap_lsp.context.shaping import Shape, dedupe_suffix, settle_infill, stop_index, unstrand
 from airgap_lsp.context.shaping import decide_shape as decide_at
 
 
@@ -306,3 +306,44 @@ def test_a_middle_that_leaves_the_code_below_unreachable_loses_the_block_that_do
     branch = "            print(depth)\n        elif c == ' ':\n            continue\n"
     result = DecodeResult([], branch + "        else:\n            x = (\n", "eog", DecodeStats())
     assert clean_output(result, prompt, shape, lambda _: branch) == "            print(depth)"
+
+
+RUST_ELSE = (
+    "impl Serialize for Addr {\n"
+    "    fn serialize(&self) -> String {\n"
+    "        if self.readable {\n"
+    "            self.text()\n"
+    "        } else {\n"
+    "            self.octets()\n"
+    "        |\n"
+    "\n"
+    "}\n"
+)
+
+
+def test_a_closer_at_the_cursor_is_judged_at_the_cursor_depth():
+    # The cursor stands at the `else` body's depth; the `}` written there closes that body,
+    # not the `impl` whose `}` is the code below at column 0 (seen on serde's impls.rs).
+    assert _middle(RUST_ELSE, "rust", "}\n    }\n}\n") == "}\n    }"
+
+
+def test_a_closer_at_another_depth_than_the_same_closer_below_is_kept():
+    # lodash's _equalObjects.js: the middle ends with the `}` of the `if` it is in, the code
+    # below starts with the loop's `}` one level out. Where the file is broken further down
+    # (being edited, or a window of it) both count the same errors, and the closer was
+    # taken for the `}` below written again: the `if` stayed open.
+    js = "function f(a) {\n  while (a--) {\n    if (a.b) {\n      |\n  }\n  return a\n    ? (a ||"
+    at = js.index("|")
+    out = "return false;\n    }"
+    assert dedupe_suffix(js.replace("|", ""), at, out, "javascript") == out
+    go = "func f(a int) int {\n\tfor a > 0 {\n\t\tif a > 2 {\n\t\t\t|\n\t}\n\treturn (a +"
+    at = go.index("|")
+    assert dedupe_suffix(go.replace("|", ""), at, "return 1\n\t\t}", "go") == "return 1\n\t\t}"
+    # The code below written again at its own depth is still dropped.
+    closed = "function f(a) {\n  if (a) {\n    |\n  }\n}\n"
+    at = closed.index("|")
+    out = "return false;\n  }"
+    assert dedupe_suffix(closed.replace("|", ""), at, out, "javascript") == "return false;"
+    # So is an auto-closed bracket after the cursor.
+    line = "print(len(|)\n"
+    assert dedupe_suffix(line.replace("|", ""), line.index("|"), "x))", "python") == "x)"
