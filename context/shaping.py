@@ -91,6 +91,7 @@ _DEFINITION = re.compile(
     r"(@|(async\s+def|def|class|func|fn|pub|impl|struct|enum|trait|mod|interface|function|"
     r"export(?!\s*(\*|\{[^}]*\})(\s*as\s+\w+)?\s*from\b))\b)"
 )
+_PRELUDE = re.compile(r"\s*(@|#|//|/\*|\*)")
 _CLOSERS = re.compile(r"[\)\]\}\"'`,;]*")
 _LOOKAHEAD_CHARS = 4000
 
@@ -441,7 +442,9 @@ def _stop_infill(text: str, shape: Shape, final: bool = False, ended: bool = Tru
                 left.ran_on(line)
             elif written and _DEFINITION.match(line):
                 return max(offset - 1, 0)
-        written = written or bool(line.strip())
+        # A definition's prelude (decorators, attributes, comments) belongs to the
+        # definition that follows it: that one is not "another" definition.
+        written = written or bool(line.strip() and not _PRELUDE.match(line))
         if i + 1 >= shape.max_lines:
             return cut(offset + len(line))
         offset += len(line) + 1

@@ -347,3 +347,21 @@ def test_a_closer_at_another_depth_than_the_same_closer_below_is_kept():
     # So is an auto-closed bracket after the cursor.
     line = "print(len(|)\n"
     assert dedupe_suffix(line.replace("|", ""), line.index("|"), "x))", "python") == "x)"
+
+
+def test_a_definition_after_only_its_prelude_is_the_middle_s_own():
+    # rand's distribution.rs: a hole between two top-level items, answered with an
+    # attribute and the item it belongs to; the item was taken for "another definition"
+    # and only the attribute was left. Decorators and doc comments likewise.
+    doc = "struct A;\n\n|\n\n#[cfg(test)]\nmod tests {}\n"
+    out = '#[cfg(feature = "std")]\nimpl Clone for A {\n    fn clone(&self) -> A { A }\n}\n'
+    assert _middle(doc, "rust", out) == out
+    py = "import os\n\n|\n\nclass B:\n    pass\n"
+    out = "@cache\ndef a():\n    return 1\n"
+    assert _middle(py, "python", out) == out
+    go = "package p\n\n|\n\nfunc B() {}\n"
+    out = "// A does nothing.\nfunc A() {\n}\n"
+    assert _middle(go, "go", out) == out
+    # A second definition after the first is still where the model ran on.
+    more = out + "\nfunc C() {\n}\n"
+    assert _middle(go, "go", more) == out
