@@ -504,6 +504,11 @@ def _strands_code_below(text: str, shape: Shape) -> int | None:
             if lines[i].rstrip().endswith(OPENERS):
                 cut = i
             break
+    if lines[cut - 1].rstrip().endswith(OPENERS):
+        # Without the jump the middle would end with the head of a block whose body the code
+        # below became (`elif det == 0:` over the next branch's body): worse than a jump
+        # that strands it, which at least shows where the next branch must begin.
+        return None
     return sum(len(ln) + 1 for ln in lines[:cut]) - 1
 
 
