@@ -39,7 +39,10 @@ def ancestors(node: ts.Node) -> list[ts.Node]:
 
 
 def error_count(node: ts.Node) -> int:
-    """Number of ERROR and MISSING nodes under `node`, visiting only subtrees with errors.
+    """Number of ERROR and MISSING nodes under `node`, visiting only subtrees with errors,
+    plus one for each node that has an error none of its children shows: a MISSING token
+    the tree does not list, such as the newline between two statements written on one line
+    (`return a)return a` parses as two return statements with no ERROR node in Python).
 
     Iterative: a document nested thousands of levels deep must not exhaust Python's stack.
     """
@@ -49,7 +52,9 @@ def error_count(node: ts.Node) -> int:
         cur = stack.pop()
         if not cur.has_error and not cur.is_missing:
             continue
-        if cur.is_error or cur.is_missing:
+        children = cur.children
+        shown = any(c.has_error or c.is_missing for c in children)
+        if cur.is_error or cur.is_missing or not shown:
             count += 1
-        stack.extend(cur.children)
+        stack.extend(children)
     return count

@@ -365,3 +365,31 @@ def test_a_definition_after_only_its_prelude_is_the_middle_s_own():
     # A second definition after the first is still where the model ran on.
     more = out + "\nfunc C() {\n}\n"
     assert _middle(go, "go", more) == out
+
+
+def test_a_jump_is_not_cut_when_that_would_leave_a_bare_block_head():
+    # infill_tested, matrix_inversion.py (tuning): the right branch `elif det == 0:` /
+    # `return [[-4]]` before the body of the next branch, whose head the model did not
+    # write. Cutting the jump left `elif det == 0:` alone, and the next branch's body
+    # became its body.
+    doc = (
+        "def invert(m):\n"
+        "    if len(m) == 1:\n"
+        "        return [[1 / m[0][0]]]\n"
+        "    |\n"
+        "        inverted = [[0, 0], [0, 0]]\n"
+        "        return inverted\n"
+    )
+    out = "elif det(m) == 0:\n        return [[-4]]\n"
+    assert _middle(doc, "python", out) == out
+
+
+def test_two_statements_run_together_on_one_line_are_a_syntax_error():
+    # Seen in the latency suite (HumanEval/2's body): the model wrote its line twice with no
+    # newline between, which tree-sitter's Python parses as two statements without an ERROR
+    # node (only `has_error` says so); the syntax check kept it.
+    from airgap_lsp.context.shaping import shape_completion
+
+    doc = 'def truncate(number: float) -> float:\n    """The decimal part."""\n    '
+    twice = "return number - int(number)return number - int(number)"
+    assert shape_completion(doc, len(doc), twice, "python") == "return number - int(number)"
