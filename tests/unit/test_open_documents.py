@@ -1,8 +1,10 @@
-"""One rule for related open documents; closing a document tells the definition cache."""
+"""One rule for related open documents; closing a document tells the definition cache and
+the ring of recent chunks."""
 
 from __future__ import annotations
 
 from airgap_lsp.completion.code_context import ContextProvider
+from airgap_lsp.context import TextEdit
 from airgap_lsp.context.assemble import ContextRequest, DefinitionCache, collect_context
 
 
@@ -59,3 +61,22 @@ def test_the_cache_changes_nothing_but_time():
     assert (
         (plain.prefix, plain.files) == (first.prefix, first.files) == (second.prefix, second.files)
     )
+
+
+def test_closing_a_document_takes_its_edits_out_of_other_documents_prompts():
+    # The latency suite types a body in each file and closes it: with those earlier files'
+    # edits in the next file's prompt the 1.5B answered HumanEval/2 with its line twice.
+    p = _provider(("file:///w/b.py", "/w/b.py", "python", "x = 1\n"))
+    p.change("file:///w/b.py", [TextEdit(6, 6, "def puzzle(grid):\n    return grid[0]\n")])
+    p.open("file:///w/c.py", "/w/c.py", "python", "y = 2\n")
+    p.change("file:///w/c.py", [TextEdit(6, 6, "def still_open(z):\n    return z\n")])
+    text = "def main():\n    pass\n"
+
+    def files() -> list[str]:
+        ctx = p.collect("file:///w/a.py", text, len(text), "/w/a.py", "python", len, 4096, 1)
+        return [f.path for f in ctx.files]
+
+    assert "/w/b.py" in files()
+    p.close("file:///w/b.py")
+    assert "/w/b.py" not in files()
+    assert "/w/c.py" in files()  # an open document still counts
