@@ -257,9 +257,9 @@ def _distinctive(line: str) -> bool:
     return sum(c.isalnum() for c in line) >= 3 and line[0] not in ")]}"
 
 
-def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
-    """Line `i` of the middle is the code that follows the hole, and the middle goes on
-    into it.
+def _repeats_below(lines: list[str], i: int, shape: Shape, whole: str) -> bool:
+    """Line `i` of the middle (`whole`: as it stands in the document, from its column 0)
+    is the code that follows the hole, and the middle goes on into it.
 
     One equal line is not enough when more code follows below: code repeats statements
     (tests, tables, the branches of a binary search both `return` a call), and a middle that
@@ -271,8 +271,7 @@ def _repeats_below(lines: list[str], i: int, shape: Shape) -> bool:
     equal to it is a copy at once."""
     if not shape.next_lines or lines[i].strip() != shape.next_lines[0]:
         return False
-    line = shape.line_prefix + lines[i] if i == 0 else lines[i]
-    if indent_width(line) != shape.scope_indent:
+    if indent_width(whole) != shape.scope_indent:
         # The same statement at another depth is another place in the code (a branch that
         # ends in what the code below does after it), not the code below written again.
         return False
@@ -427,7 +426,7 @@ def _stop_infill(text: str, shape: Shape, final: bool = False, ended: bool = Tru
             return left.cut
         whole = shape.line_prefix + line if i == 0 else line  # line 0 starts at the cursor
         if i >= first and (
-            _repeats_below(complete, i, shape) or _closes_below(whole, depth, shape)
+            _repeats_below(complete, i, shape, whole) or _closes_below(whole, depth, shape)
         ):
             return cut(max(offset - 1, 0))
         loop = _loops(complete, i)
@@ -842,14 +841,14 @@ def _another_depth(text: str, offset: int, body: str, start: int) -> bool:
     begins a line too, and the two stand at different depths: a `}` closing another block
     than the `}` below, not that `}` written again."""
     line_start_at = body.rfind("\n", 0, start) + 1
-    if body[line_start_at:start].strip():
+    here = body[line_start_at:start]
+    if here.strip():
         return False  # the repeat continues a line of the middle (an auto-closed `)`)
     rest = text[offset:]
     lead = rest[: len(rest) - len(rest.lstrip(" \t\n"))]
     if "\n" not in lead:
         return False  # the code below continues the cursor's line
     below = lead.rsplit("\n", 1)[1]
-    here = body[line_start_at:start]
     if line_start_at == 0:
         here = text[line_start(text, offset) : offset] + here
         if here.strip():
