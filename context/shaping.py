@@ -112,6 +112,8 @@ class Shape:
     line_rest: str = ""  # the cursor's line after the cursor
     # The first two non-empty lines the middle must not repeat, stripped: the code below.
     next_lines: tuple[str, ...] = ()
+    # Their indentation widths: a copy of the code below writes it at its own depths.
+    next_indents: tuple[int, ...] = ()
     # Indentation width of the code that follows the hole: a middle line left of column 1
     # while that code is indented has left the scope the code below continues.
     scope_indent: int = 0
@@ -203,6 +205,7 @@ def decide_shape(
         line_prefix=line_prefix,
         line_rest=line_rest,
         next_lines=tuple(ln.strip() for ln in lines[:2]),
+        next_indents=tuple(indent_width(ln) for ln in lines[:2]),
         scope_indent=indent_width(lines[0]) if lines else 0,
         new_line=header and not line_rest.strip() and bool(after.split("\n", 1)[0].strip()),
         newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
@@ -277,19 +280,25 @@ def _repeats_below(lines: list[str], i: int, shape: Shape, whole: str) -> bool:
         return False
     if len(shape.next_lines) == 1:
         return _distinctive(shape.next_lines[0])
-    following = next((ln.strip() for ln in lines[i + 1 :] if ln.strip()), None)
+    following = next((ln for ln in lines[i + 1 :] if ln.strip()), None)
     if following is None:
         return False
+    if indent_width(following) != shape.next_indents[1]:
+        # The middle goes on at another depth than the code below does (an outer `else:`
+        # after the inner branch's last statement): it is not writing that code again.
+        return False
+    following = following.strip()
     if shape.at_line_start and not any(ln.strip() for ln in lines[:i]):
         return following == shape.next_lines[1]
     return _head(following) == _head(shape.next_lines[1])
 
 
-_HEAD = re.compile(r"[^\w\s]*\w*")
+_HEAD = re.compile(r"[\)\]\}]+\s*\w*|[^\w\s]*\w*")
 
 
 def _head(line: str) -> str:
-    """How a stripped line starts: its leading punctuation and first word (`elif`, `let`, `}`)."""
+    """How a stripped line starts: its leading punctuation and first word (`elif`, `let`,
+    `} else`: a closer alone is not the head of the line that goes on after it)."""
     match = _HEAD.match(line)
     return match.group() if match else ""
 

@@ -393,3 +393,59 @@ def test_two_statements_run_together_on_one_line_are_a_syntax_error():
     doc = 'def truncate(number: float) -> float:\n    """The decimal part."""\n    '
     twice = "return number - int(number)return number - int(number)"
     assert shape_completion(doc, len(doc), twice, "python") == "return number - int(number)"
+
+
+def test_the_code_below_s_first_line_followed_by_a_line_at_another_depth_is_no_copy():
+    # A binary search's branches: the middle's inner `else` body is the statement the code
+    # below starts with, then the middle dedents to the outer `else`, whose head it ends
+    # with. The code below goes on with an `else` too, at another depth: no copy.
+    doc = (
+        "def search(array, low, high, val):\n"
+        "    while low <= high:\n"
+        "        mid = (low + high) // 2\n"
+        "        |\n"
+        "                low = mid + 1\n"
+        "            else:\n"
+        "                high = mid - 1\n"
+        "    return -1\n"
+    )
+    out = (
+        "if array[low] <= array[mid]:\n"
+        "            if array[low] <= val <= array[mid]:\n"
+        "                high = mid - 1\n"
+        "            else:\n"
+        "                low = mid + 1\n"
+        "        else:\n"
+        "            if array[mid] <= val <= array[high]:\n"
+    )
+    assert _middle(doc, "python", out) == out
+    # Written at the code's own depths, the same lines are the code below again.
+    outer = "        else:\n            if array[mid]"
+    copy = out.replace(outer, "            else:\n            if a")
+    assert _middle(doc, "python", copy) == out[: out.index("\n                low")]
+    # In a brace language too.
+    doc = (
+        "func search(a []int, lo, hi, v int) int {\n"
+        "\tfor lo <= hi {\n"
+        "\t\tmid := (lo + hi) / 2\n"
+        "\t\t|\n"
+        "\t\t\t\tlo = mid + 1\n"
+        "\t\t\t} else {\n"
+        "\t\t\t\thi = mid - 1\n"
+        "\t\t\t}\n"
+        "\t\t}\n"
+        "\t}\n"
+        "\treturn -1\n"
+        "}\n"
+    )
+    out = (
+        "if a[lo] <= a[mid] {\n"
+        "\t\t\tif a[lo] <= v && v <= a[mid] {\n"
+        "\t\t\t\thi = mid - 1\n"
+        "\t\t\t} else {\n"
+        "\t\t\t\tlo = mid + 1\n"
+        "\t\t\t}\n"
+        "\t\t} else {\n"
+        "\t\t\tif a[mid] <= v && v <= a[hi] {\n"
+    )
+    assert _middle(doc, "go", out) == out
