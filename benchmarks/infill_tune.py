@@ -7,17 +7,21 @@ shaping, stop rules or clean-up is measured on hundreds of real-code holes in se
 prompt the memo has not seen (planning changed) is generated and recorded. What it measures is
 the text given enough time: time budgets are off, latency is not reported.
 
+`--tested`: the same loop on the tuning split of `infill_tested` (holes in small Python
+programs), where each output is also graded by running the program's tests (`pass`).
+
 The held-out quarter of `infill_real` is refused here by construction: tuning decisions are
 made on `--split tuning` only, and the held-out figures come from `infill_real` alone.
 
     python -m benchmarks.infill_tune [--limit N] [--kinds line,multiline,span,eol]
-        [--languages python,go] [--show] [--memo PATH]
+        [--languages python,go] [--show] [--memo PATH] [--tested]
 """
 
 from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -125,15 +129,18 @@ def install_memo(engine: Any, memo: Memo) -> None:
     engine.generate = generate
 
 
-def _score(output: str | None, task: Any) -> dict[str, Any]:
+def _score(output: str | None, task: Any, passes: Any = None) -> dict[str, Any]:
     g = grade(output, task.prefix, task.expected, task.suffix, task.language, task.path)
-    return {
+    score = {
         "exact": g.exact,
         "starts": g.starts,
         "edit": g.edit_similarity,
         "parses": g.parses,
         "empty": g.empty,
     }
+    if passes is not None:
+        score["pass"] = passes(task, output)
+    return score
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,10 +163,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--naive", action="store_true", help="also the naive baseline on the same tasks (memo'd)"
     )
+    p.add_argument(
+        "--tested", action="store_true", help="infill_tested's tuning tasks, graded by tests"
+    )
     args = p.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        return _run(args, stack)
 
-    _, files = load_sources()
-    tasks = select(build_tasks(files), "tuning", args.limit)
+
+def _tested_tasks(stack: contextlib.ExitStack, limit: int | None) -> tuple[list[Any], Any]:
+    """`infill_tested`'s tuning tasks and a sandbox that grades an output by the tests."""
+    from benchmarks import infill_tested as tested
+
+    root = tested.fetch()
+    programs, _ = tested.read_programs(root)
+    sandbox = stack.enter_context(tested.Sandbox(root))
+    cache = tested.GateCache(tested.tested_dir() / "gates.json")
+    tasks, _ = tested.build_tasks(
+        programs, lambda t, o: tested.gate(sandbox, t, o), cache, seed=0, say=lambda _m: None
+    )
+
+    def passes(task: Any, output: str | None) -> bool:
+        return tested.grade_program(sandbox, task, task.original, output).passed
+
+    return tested.choose(tasks, "tuning", limit), passes
+
+
+def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
+    passes = None
+    if args.tested:
+        tasks, passes = _tested_tasks(stack, args.limit)
+    else:
+        _, files = load_sources()
+        tasks = select(build_tasks(files), "tuning", args.limit)
     if args.ids:
         tasks = [t for t in tasks if t.task_id in args.ids.split(",")]
     if args.kinds:
@@ -194,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcome = runners["airgap"](task, f"file:///tune/{i}/{task.package}/{task.path}")
         except Exception as exc:  # report, keep going
             outcome = Outcome(None, 0.0, error=f"{type(exc).__name__}: {exc}")
-        s = _score(outcome.output, task)
+        s = _score(outcome.output, task, passes)
         scores[task.kind].append(s)
         scores[task.language].append(s)
         scores["all"].append(s)
@@ -202,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.naive:
             naive = runners["naive"](task, f"file:///tune-naive/{i}/{task.package}/{task.path}")
             naive_output = naive.output
-            ns = _score(naive.output, task)
+            ns = _score(naive.output, task, passes)
             for group in (task.kind, task.language, "all"):
                 naive_scores[group].append(ns)
         rows.append(
@@ -239,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     generated = sum(r["generated"] for r in rows)
     each = generated / max(len(rows), 1)
     print(f"tokens the stop rules let the model write: {generated} ({each:.1f} a task)")
-    metrics = ("exact", "starts", "edit", "parses", "empty")
+    metrics = ("exact", "starts", "edit", "parses", "empty") + (("pass",) if args.tested else ())
     print(f"{'':16} {'n':>4} " + " ".join(f"{k:>6}" for k in metrics))
     for name, items in sorted(scores.items(), key=lambda kv: (kv[0] != "all", kv[0])):
         for label, group in (("", items), (" naive", naive_scores.get(name, []))):
