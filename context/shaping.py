@@ -114,9 +114,6 @@ class Shape:
     next_lines: tuple[str, ...] = ()
     # Their indentation widths: a copy of the code below writes it at its own depths.
     next_indents: tuple[int, ...] = ()
-    # Indentation width of the code that follows the hole: a middle line left of column 1
-    # while that code is indented has left the scope the code below continues.
-    scope_indent: int = 0
     # Asked at the start of the next line: the cursor ends a block header whose body is below.
     new_line: bool = False
     newline: str = "\n"  # how the cursor's line ends
@@ -130,6 +127,12 @@ class Shape:
     # Indentation width of the Python `def` around the cursor (-1: none). With nothing
     # below, the rest of that function may follow the cursor's inner block.
     function_indent: int = -1
+
+    @property
+    def scope_indent(self) -> int:
+        """Indentation width of the code that follows the hole: a middle line left of column 1
+        while that code is indented has left the scope the code below continues."""
+        return self.next_indents[0] if self.next_indents else 0
 
     @property
     def at_line_start(self) -> bool:
@@ -206,7 +209,6 @@ def decide_shape(
         line_rest=line_rest,
         next_lines=tuple(ln.strip() for ln in lines[:2]),
         next_indents=tuple(indent_width(ln) for ln in lines[:2]),
-        scope_indent=indent_width(lines[0]) if lines else 0,
         new_line=header and not line_rest.strip() and bool(after.split("\n", 1)[0].strip()),
         newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
         fenced=FENCE in text,
