@@ -153,15 +153,20 @@ class LspTransport:
             if log:
                 log.close()
 
+    def _serve_command(self) -> list[str]:
+        """The server's command line. Info and debug records go to the client, not stderr (see
+        `lsp.logs`), so below `warning` the server also writes them to the log file itself."""
+        command = [sys.executable, "-m", "airgap_lsp.lsp", "serve", "--log-level", self.log_level]
+        if self.log_path is not None and self.log_level != "warning":
+            command += ["--log-file", str(self.log_path)]
+        return command
+
     def stderr_tail(self) -> str:
         return "\n".join(self._stderr_tail)
 
     async def __aenter__(self) -> LspTransport:
         t0 = time.monotonic()
-        await self.client.start_io(
-            sys.executable, "-m", "airgap_lsp.lsp", "serve", "--log-level", self.log_level,
-            env=self.env, cwd=str(REPO_ROOT),
-        )  # fmt: skip
+        await self.client.start_io(*self._serve_command(), env=self.env, cwd=str(REPO_ROOT))
         server = self.client._server
         if server is not None and server.stderr is not None:
             self._drain = asyncio.create_task(self._drain_stderr(server.stderr))

@@ -136,10 +136,14 @@ def test_suite_against_the_fake_backend(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("AIRGAP_LSP_FAKE_BACKEND", "1")
     monkeypatch.setenv("AIRGAP_LSP_FAKE_DELAY_MS", "300")
     args = ["--quick", "--configs", "auto", "--tasks", "2", "--bodies", "1", *FAST]
-    plan = latency.plan_from(latency.parse_args([*args, "--results-dir", str(tmp_path)]))
+    args += ["--log-level", "info", "--results-dir", str(tmp_path)]
+    plan = latency.plan_from(latency.parse_args(args))
     results, paths = asyncio.run(latency.run_suite(plan))
     (result,) = results
     assert result.error is None, result.error
+    # The server's info records (one per request) reach the configuration's log file, not
+    # only its warnings on stderr.
+    assert " INFO " in (tmp_path / "latency_quick_auto.log").read_text()
     for key in ("json", "md", "png_first", "png_typing", "png_typing_line"):
         assert paths[key].exists() and paths[key].stat().st_size > 0
     assert paths["png_first"].read_bytes()[:4] == b"\x89PNG"
