@@ -255,7 +255,8 @@ class Completer:
         shape = self._shape(request, offset)
         text, start, inserted = as_if_enter(request.text, offset, shape)
         entered = dataclasses.replace(request, text=text, offset=start)
-        outcome = self._complete_at(entered, start, self._shape(entered, start), cancelled, t0)
+        on_new_line = dataclasses.replace(self._shape(entered, start), guessed_indent=True)
+        outcome = self._complete_at(entered, start, on_new_line, cancelled, t0)
         if outcome is None:
             return None
         lines = outcome.text.rstrip("\r\n")

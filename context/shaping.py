@@ -116,6 +116,9 @@ class Shape:
     next_indents: tuple[int, ...] = ()
     # Asked at the start of the next line: the cursor ends a block header whose body is below.
     new_line: bool = False
+    # The cursor's line and indentation were inserted by us (`as_if_enter`): its depth is a
+    # guess, not where the user or the editor put the cursor.
+    guessed_indent: bool = False
     newline: str = "\n"  # how the cursor's line ends
     # The document holds a Markdown code fence: a fence in the middle may be meant.
     fenced: bool = False
@@ -306,12 +309,20 @@ def _head(line: str) -> str:
 
 
 def only_code_below(text: str, shape: Shape) -> bool:
-    """A middle whose lines are only the first lines of the code below, again (a plain line
-    such as `}` alone is no copy: it closes another block than the one below)."""
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    if not lines or not shape.at_line_start or (len(lines) == 1 and not _distinctive(lines[0])):
+    """A middle whose lines are only the first lines of the code below, again, at that code's
+    own depths (a plain line such as `}` alone is no copy: it closes another block than the
+    one below; nor is the same statement one level deeper, such as an early `return`)."""
+    if not shape.at_line_start:
         return False
-    return lines == list(shape.next_lines[: len(lines)])
+    placed = [ln for ln in (shape.line_prefix + text).split("\n") if ln.strip()]
+    lines = [ln.strip() for ln in placed]
+    if not lines or (len(lines) == 1 and not _distinctive(lines[0])):
+        return False
+    depths = [indent_width(ln) for ln in placed]
+    want = list(shape.next_indents[: len(lines)])
+    if shape.guessed_indent:
+        depths, want = depths[1:], want[1:]
+    return lines == list(shape.next_lines[: len(lines)]) and depths == want
 
 
 LOOP_PERIOD = 4  # the longest block of lines checked for repeating itself

@@ -449,3 +449,32 @@ def test_the_code_below_s_first_line_followed_by_a_line_at_another_depth_is_no_c
         "\t\t\tif a[mid] <= v && v <= a[hi] {\n"
     )
     assert _middle(doc, "go", out) == out
+
+
+def test_a_middle_that_is_the_code_below_at_another_depth_is_shown():
+    # An early return inside the loop is the statement the function ends with, one level
+    # deeper: the model's whole (right) answer, not the code below written again.
+    from airgap_lsp.completion.decoding import clean_output
+    from airgap_lsp.completion.engine import DecodeResult, DecodeStats
+    from airgap_lsp.completion.prompt import Prompt
+
+    doc = (
+        "def collect(rows, limit):\n"
+        "    result = []\n"
+        "    for row in rows:\n"
+        "        result.append(row)\n"
+        "        if len(result) >= limit:\n"
+        "|\n"
+        "    return result\n"
+    )
+    at = doc.index("|")
+    shape = decide_at(doc.replace("|", ""), at, "python")
+    prompt = Prompt([], "fim", 0, 0, 0, suffix_text=doc[at + 1 :])
+
+    def cleaned(text: str) -> str | None:
+        result = DecodeResult([], text, "eog", DecodeStats())
+        return clean_output(result, prompt, shape, lambda t: t)
+
+    assert cleaned("            return result") == "            return result"
+    # At the code's own depth it is that code again: nothing to show.
+    assert cleaned("    return result") is None
