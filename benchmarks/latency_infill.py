@@ -29,7 +29,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from benchmarks.latency_session import Outcome
+from benchmarks.latency_session import Outcome, work_of
 from benchmarks.latency_tasks import Kind
 
 N_PREFIX_LINES = 256
@@ -191,16 +191,16 @@ class _Request:
             return Outcome(None, cancelled=True)
         if error is not None:
             return Outcome(None, error=error)
-        self.transport.completions.append(
-            {
-                "promptTokens": data.get("timings/prompt_n"),
-                "promptMs": data.get("timings/prompt_ms"),
-                "generatedTokens": data.get("timings/predicted_n"),
-                "predictMs": data.get("timings/predicted_ms"),
-                "source": "model",
-            }
-        )
-        return Outcome(render(content or "", self.text, self.offset))
+        row = {
+            "promptTokens": data.get("timings/prompt_n"),  # evaluated now, not found cached
+            "promptMs": data.get("timings/prompt_ms"),
+            "generatedTokens": data.get("timings/predicted_n"),
+            "predictMs": data.get("timings/predicted_ms"),
+            "source": "model",
+        }
+        self.transport.completions.append(row)
+        work = work_of(row, row["promptTokens"])
+        return Outcome(render(content or "", self.text, self.offset), work=work)
 
 
 class InfillTransport:

@@ -23,7 +23,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.lsp.client import LanguageClient
 
-from benchmarks.latency_session import Outcome
+from benchmarks.latency_session import Outcome, work_of
 from benchmarks.latency_tasks import Kind
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +59,15 @@ def first_item(result: Any) -> tuple[str, types.Range | None] | None:
 
 
 class _Request:
-    def __init__(self, client: LanguageClient, params: types.InlineCompletionParams) -> None:
+    def __init__(
+        self,
+        client: LanguageClient,
+        params: types.InlineCompletionParams,
+        completions: list[dict[str, Any]],
+    ) -> None:
         self.client = client
+        # The server sends the answer's `airgap/status` (its timings) just before the answer.
+        self.completions, self.seen = completions, len(completions)
         self.id = str(uuid.uuid4())
         self.future = asyncio.wrap_future(
             client.protocol.send_request(
@@ -84,7 +91,12 @@ class _Request:
         except RuntimeError as exc:  # the server process exited
             return Outcome(None, error=str(exc)[:200])
         item = first_item(result)
-        return Outcome(item[0] if item is not None else None)
+        work = None
+        if len(self.completions) > self.seen:
+            row = self.completions[self.seen]
+            evaluated = (row.get("promptTokens") or 0) - (row.get("reusedTokens") or 0)
+            work = work_of(row, evaluated)
+        return Outcome(item[0] if item is not None else None, work=work)
 
 
 class LspTransport:
@@ -250,7 +262,7 @@ class LspTransport:
             position=position(text, offset),
             context=types.InlineCompletionContext(trigger_kind=trigger),
         )
-        return _Request(self.client, params)
+        return _Request(self.client, params, self.completions)
 
     async def rest(self, uri: str, version: int, text: str, offset: int) -> None:
         """Our clients' `airgap/cursor` hint, as the Neovim plugin sends it after 300 ms."""

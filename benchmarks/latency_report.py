@@ -10,6 +10,7 @@ shown and accepted, tokens/s and draft acceptance (from `airgap/stats`, else fro
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,6 +69,31 @@ def _sum(rows: Sequence[Mapping[str, Any]], key: str) -> float | None:
     return sum(numbers) if numbers else None
 
 
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def first_work(first: Sequence[RequestRecord]) -> dict[str, float]:
+    """What the engine did for the answered first requests that report it (p50s): prompt
+    tokens evaluated (not found cached), prompt ms, tokens generated, and the share of the
+    request's time spent evaluating the prompt (what a cached prompt would save)."""
+    done = [
+        r
+        for r in first
+        if r.work is not None and not r.cancel_sent and not r.server_cancelled and not r.error
+    ]
+    works = [r.work for r in done if r.work is not None]
+    return {
+        "n": len(works),
+        "evaluated_p50": _median([w.evaluated for w in works]),
+        "prompt_ms_p50": _median([w.prompt_ms for w in works]),
+        "generated_p50": _median([w.generated for w in works]),
+        "prompt_share_p50": _median(
+            [r.work.prompt_ms / r.latency_ms for r in done if r.work and r.latency_ms > 0]
+        ),
+    }
+
+
 def metrics(result: ConfigResult) -> dict[str, Any]:
     """Every reported number of one configuration (NaN where it does not apply)."""
     first = [r for run in result.runs for r in run.requests if r.phase == "first"]
@@ -108,6 +134,7 @@ def metrics(result: ConfigResult) -> dict[str, Any]:
         "first": asdict(LatencySummary.of(first_ms)),
         "typing": asdict(LatencySummary.of(typing_ms)),
         "first_ms": [round(v, 1) for v in first_ms],
+        "first_work": first_work(first),
         "typing_ms": [round(v, 1) for v in typing_ms],
         # The issue's typing targets are stated for single-line tasks.
         "typing_line": asdict(LatencySummary.of(by_kind["line"])),
@@ -208,7 +235,40 @@ def tables(results: Sequence[ConfigResult], all_metrics: Sequence[Mapping[str, A
         + by_kind
         + "\n## Typing, throughput, quality\n\n"
         + quality
+        + work_table(results, all_metrics)
         + memory_table(results)
+    )
+
+
+def work_table(results: Sequence[ConfigResult], all_metrics: Sequence[Mapping[str, Any]]) -> str:
+    """The engine's work behind the first requests, as each server reports it (our
+    `airgap/status` timings, llama-server's `timings`): where the first-request time goes."""
+    rows: list[list[Scalar]] = [
+        [
+            r.name,
+            w["n"],
+            w["evaluated_p50"],
+            round(w["prompt_ms_p50"], 1),
+            w["generated_p50"],
+            _pct(w["prompt_share_p50"]),
+        ]
+        for r, m in zip(results, all_metrics, strict=True)
+        if (w := m["first_work"])["n"]
+    ]
+    if not rows:
+        return ""
+    headers = [
+        "config",
+        "first requests reported",
+        "prompt tokens evaluated p50",
+        "prompt ms p50",
+        "generated p50",
+        "prompt share of the time p50 %",
+    ]
+    return (
+        "\n## First requests: the engine's work (as each server reports it)\n\n"
+        "Prompt tokens evaluated are those not found cached (llama-server's `prompt_n`; ours: "
+        "prompt tokens less reused ones).\n\n" + markdown_table(headers, rows)
     )
 
 

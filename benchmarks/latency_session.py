@@ -19,7 +19,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from benchmarks.latency_tasks import Kind, LatencyTask
 
@@ -71,6 +71,25 @@ class Outcome:
     text: str | None
     cancelled: bool = False  # the server answered RequestCancelled (or the result was dropped)
     error: str | None = None
+    # What the engine did for this answer, as the server reports it (None: not reported):
+    # prompt tokens evaluated (not found cached), prompt ms, tokens generated.
+    work: Work | None = None
+
+
+@dataclass(frozen=True)
+class Work:
+    evaluated: int
+    prompt_ms: float
+    generated: int
+
+
+def work_of(row: dict[str, Any], evaluated: Any) -> Work | None:
+    """The work in a server's timing row (`airgap/status` lastCompletion or llama-server's
+    `timings`), None when it lacks a number."""
+    values = (evaluated, row.get("promptMs"), row.get("generatedTokens"))
+    if not all(isinstance(v, (int, float)) for v in values):
+        return None
+    return Work(int(values[0]), float(values[1]), int(values[2]))
 
 
 class ServerStuck(RuntimeError):
@@ -113,6 +132,7 @@ class RequestRecord:
     shown: bool  # a non-empty suggestion reached the user
     accepted_chars: int = 0
     error: str | None = None
+    work: Work | None = None
 
 
 @dataclass
@@ -199,6 +219,7 @@ class _Editor:
             self.inflight = self.inflight_record = None
         record.server_cancelled = outcome.cancelled
         record.error = outcome.error
+        record.work = outcome.work
         fresh = generation == self.generation and not record.cancel_sent
         if fresh and outcome.text and not outcome.cancelled:
             record.shown = True

@@ -158,6 +158,8 @@ def test_suite_against_the_fake_backend(tmp_path: Path, monkeypatch: pytest.Monk
     assert m["typing"]["count"] + round(m["cancelled_share"] * m["requests"]) <= m["requests"]
     assert m["n_line"] == 2 and m["n_body"] == 1
     assert m["pass1_line"] == 0  # the fake backend's suggestions are not code
+    # Each first request's own `airgap/status` timings are tied to it.
+    assert m["first_work"]["n"] == 3
     assert data["runs"][0]["name"] == "auto"
     table = paths["md"].read_text()
     assert "| auto |" in table and "pass@1" in table
@@ -179,7 +181,8 @@ class _StandIn(BaseHTTPRequestHandler):
                 content = program[len(before) :].split("\n", 1)[0]
                 break
         time.sleep(0.05)
-        payload = json.dumps({"content": content, "timings/predicted_n": 5}).encode()
+        timings = {"timings/prompt_n": 40, "timings/prompt_ms": 400.0, "timings/predicted_n": 5}
+        payload = json.dumps({"content": content, **timings}).encode()
         with contextlib.suppress(OSError):  # the client closed an abandoned request
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -222,6 +225,9 @@ def test_infill_driver_against_a_stand_in_server(tmp_path: Path, stand_in: str) 
     assert sent and all("n_indent" in b and "t_max_predict_ms" in b for b in sent)
     assert any(b.get("stop") == ["\n"] for b in sent)
     assert "abandons the HTTP request" in paths["md"].read_text()
+    # The engine's work behind each first request, from llama-server's `timings`.
+    assert m["first_work"]["n"] == 3 and m["first_work"]["evaluated_p50"] == 40
+    assert "prompt tokens evaluated p50" in paths["md"].read_text()
 
 
 def test_the_realistic_first_request_rests_the_cursor_first(
