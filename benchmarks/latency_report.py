@@ -268,7 +268,9 @@ def work_table(results: Sequence[ConfigResult], all_metrics: Sequence[Mapping[st
     return (
         "\n## First requests: the engine's work (as each server reports it)\n\n"
         "Prompt tokens evaluated are those not found cached (llama-server's `prompt_n`; ours: "
-        "prompt tokens less reused ones).\n\n" + markdown_table(headers, rows)
+        "prompt tokens less reused ones). An answer served from memory, or by a run that "
+        "started before the request (the pre-warm at a resting cursor), reports no work of "
+        "its own.\n\n" + markdown_table(headers, rows)
     )
 
 
