@@ -115,7 +115,8 @@ def decode(
     placeholder = text is not None and is_placeholder(text)
     copied = text is None and shape.at_line_start and _copies_code_below(engine, result, shape)
     if placeholder or copied:
-        retried = _retry(engine, key, prompt, options, stop, clean, is_cancelled, result)
+        at = _row_departure(engine, result, shape) if copied else None
+        retried = _retry(engine, key, prompt, options, stop, clean, is_cancelled, result, at)
         if retried is not None:
             result, text = retried
     return Decoded(result, text)
@@ -127,6 +128,27 @@ def _copies_code_below(engine: Engine, result: DecodeResult, shape: Shape) -> bo
     return bool(shape.next_lines) and raw.split("\n", 1)[0].strip() == shape.next_lines[0]
 
 
+ROW_PREFIX = 2  # characters the rows around the hole must share to be rows of one table
+
+
+def _row_departure(engine: Engine, result: DecodeResult, shape: Shape) -> int | None:
+    """Where a copy of the line below departs from the line above, when both lines begin
+    alike (rows of a table or a list: `255, // 'Ú'` above, `255, // 'Ü'` below): the hole is
+    most likely another such row, which shares that beginning too, so the retry keeps it and
+    bans the copy's token there instead of its first one. None otherwise."""
+    below, above = shape.next_lines[0] if shape.next_lines else "", shape.prev_line
+    shared = 0
+    while shared < min(len(above), len(below)) and above[shared] == below[shared]:
+        shared += 1
+    if shared < ROW_PREFIX or shared >= len(below):
+        return None
+    detokenize = engine.target.detokenize
+    for i in range(len(result.tokens)):
+        if len(detokenize(result.tokens[: i + 1]).lstrip()) > shared:
+            return i
+    return None
+
+
 def _retry(
     engine: Engine,
     key: str,
@@ -136,11 +158,13 @@ def _retry(
     clean: Clean,
     is_cancelled: IsCancelled,
     result: DecodeResult,
+    at: int | None = None,
 ) -> tuple[DecodeResult, str] | None:
-    """The output with the first visible token of `result` banned at its place, if the retry
-    gives something worth showing that is no placeholder."""
+    """The output with one of its tokens banned at its place (`at`; by default its first
+    visible token), if the retry gives something worth showing that is no placeholder."""
     tokens = result.tokens
-    at = next((i for i, t in enumerate(tokens) if engine.target.piece(t).strip()), None)
+    if at is None:
+        at = next((i for i, t in enumerate(tokens) if engine.target.piece(t).strip()), None)
     if at is None:
         return None
     ban = (at, frozenset({tokens[at]}))

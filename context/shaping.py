@@ -119,6 +119,8 @@ class Shape:
     # The cursor's line and indentation were inserted by us (`as_if_enter`): its depth is a
     # guess, not where the user or the editor put the cursor.
     guessed_indent: bool = False
+    # The last non-empty line before the cursor's line, stripped (with code below only).
+    prev_line: str = ""
     newline: str = "\n"  # how the cursor's line ends
     # The document holds a Markdown code fence: a fence in the middle may be meant.
     fenced: bool = False
@@ -212,12 +214,25 @@ def decide_shape(
         line_rest=line_rest,
         next_lines=tuple(ln.strip() for ln in lines[:2]),
         next_indents=tuple(indent_width(ln) for ln in lines[:2]),
+        prev_line=_line_above(text, start),
         new_line=header and not line_rest.strip() and bool(after.split("\n", 1)[0].strip()),
         newline="\r\n" if text.startswith("\r\n", end - 1) else "\n",
         fenced=FENCE in text,
         braces=lang is not None and not lang.indent_blocks,
         default_unit=unit,
     )
+
+
+def _line_above(text: str, start: int) -> str:
+    """The last non-empty line before the line that starts at `start`, stripped."""
+    end = start - 1
+    while end > 0:
+        begin = text.rfind("\n", 0, end) + 1
+        line = text[begin:end].strip()
+        if line:
+            return line
+        end = begin - 1
+    return ""
 
 
 _DEF = re.compile(r"[ \t]*(async[ \t]+)?def[ \t]")

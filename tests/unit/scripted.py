@@ -28,6 +28,7 @@ class ScriptedEngine:
         self.deadlines: list[float | None] = []  # the prompt deadline of each request
         self.predict_budgets: list[float | None] = []  # the generation budget of each request
         self.calibration: dict[str, object] = {}  # what the real engine measured at load
+        self.bans: list[tuple[int, frozenset[int]] | None] = []  # each request's banned token
 
     def tokens_to_evaluate(self, key: str, prompt: Sequence[int]) -> int:
         return len(prompt)  # nothing cached
@@ -38,6 +39,7 @@ class ScriptedEngine:
         self.prompts.append(tokens)
         self.deadlines.append(options.max_prompt_ms)
         self.predict_budgets.append(options.max_predict_ms)
+        self.bans.append(options.ban)
         pre = tokens.index(ctl.fim_prefix)
         suf = tokens.index(ctl.fim_suffix)
         mid = tokens.index(ctl.fim_middle)

@@ -88,6 +88,48 @@ def test_a_model_that_copies_the_line_below_is_asked_again_without_it(vocab):
     assert len(engine.asked) == 2
 
 
+RS_TABLE = """static FREQ: [u8; 4] = [
+    255, // 'Ú'
+    |
+    255, // 'Ü'
+    255, // 'Ý'
+];
+"""
+
+
+PY_TABLE = """CODES = [
+    ("a", 1),
+    |
+    ("c", 3),
+]
+"""
+
+
+@pytest.mark.parametrize(
+    ("doc", "language", "path", "row", "copy", "shared"),
+    [
+        (RS_TABLE, "rust", "freqs.rs", "255, // 'Û'", "255, // 'Ü'", "255, // '"),
+        (PY_TABLE, "python", "codes.py", '("b", 2),', '("c", 3),', '("'),
+    ],
+)
+def test_a_copied_row_of_a_table_is_asked_again_from_where_the_rows_differ(
+    vocab, doc, language, path, row, copy, shared
+):
+    # Seen on infill_real's tuning split (regex's freqs.rs): the model writes the row below
+    # again. The missing row begins like the rows around it, so banning the copy's first
+    # token (`255`) bans the answer too; the retry keeps the rows' shared beginning and bans
+    # the copy where it departs from the row above.
+    above = doc[: doc.index("|")]
+    answer = at({above[-12:]: (copy + "\n", row + "\n")})
+    text, engine = complete(vocab, doc, answer, language, path)
+    assert text == row
+    first, retry = engine.bans
+    assert first is None and retry is not None
+    tokens = vocab.tokenize(copy + "\n")
+    step, banned = retry
+    assert vocab.detokenize(tokens[:step]) == shared and banned == {tokens[step]}
+
+
 PY_REPEATED_STEPS = """def test_sizes():
     v = make([])
     assert len(v) == 0
