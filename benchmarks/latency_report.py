@@ -10,13 +10,19 @@ shown and accepted, tokens/s and draft acceptance (from `airgap/stats`, else fro
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import LatencySummary, RunSummary, markdown_table, plot_latency, write_json
+from benchmarks.harness import (
+    LatencySummary,
+    RunSummary,
+    markdown_table,
+    percentile,
+    plot_latency,
+    write_json,
+)
 from benchmarks.harness.stats import Scalar
 from benchmarks.latency_session import RequestRecord, TaskRun
 from benchmarks.latency_tasks import Grade
@@ -69,8 +75,8 @@ def _sum(rows: Sequence[Mapping[str, Any]], key: str) -> float | None:
     return sum(numbers) if numbers else None
 
 
-def _median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else math.nan
+def _p50(values: Sequence[float]) -> float:
+    return percentile(values, 50) if values else math.nan
 
 
 def first_work(first: Sequence[RequestRecord]) -> dict[str, float]:
@@ -78,19 +84,16 @@ def first_work(first: Sequence[RequestRecord]) -> dict[str, float]:
     tokens evaluated (not found cached), prompt ms, tokens generated, and the share of the
     request's time spent evaluating the prompt (what a cached prompt would save)."""
     done = [
-        r
+        (r.work, r.latency_ms)
         for r in first
         if r.work is not None and not r.cancel_sent and not r.server_cancelled and not r.error
     ]
-    works = [r.work for r in done if r.work is not None]
     return {
-        "n": len(works),
-        "evaluated_p50": _median([w.evaluated for w in works]),
-        "prompt_ms_p50": _median([w.prompt_ms for w in works]),
-        "generated_p50": _median([w.generated for w in works]),
-        "prompt_share_p50": _median(
-            [r.work.prompt_ms / r.latency_ms for r in done if r.work and r.latency_ms > 0]
-        ),
+        "n": len(done),
+        "evaluated_p50": _p50([w.evaluated for w, _ in done]),
+        "prompt_ms_p50": _p50([w.prompt_ms for w, _ in done]),
+        "generated_p50": _p50([w.generated for w, _ in done]),
+        "prompt_share_p50": _p50([w.prompt_ms / ms for w, ms in done if ms > 0]),
     }
 
 
